@@ -1,0 +1,146 @@
+"""The hnswlib vector index: a derived cache of the embeddings kept in SQLite.
+
+The index file is written atomically beside a small JSON sidecar holding the fingerprint of
+the chunk set it was built from (count, sum and max of chunk ids). When the fingerprint does
+not match the store's, e.g. after a crash mid-ingest, the index is rebuilt from SQLite,
+which needs no re-embedding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+Fingerprint = tuple[int, int, int]  # (count, sum of ids, max id)
+
+
+class HnswIndex:
+    """Cosine-space HNSW over chunk ids."""
+
+    def __init__(
+        self,
+        path: Path,
+        dimension: int,
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 100,
+    ):
+        self.path = Path(path)
+        self.meta_path = self.path.with_name(self.path.name + ".json")
+        self.dimension = dimension
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self._index = None
+        self._live = 0
+        self.rebuilt = False  # whether the last open() had to rebuild from the store
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(
+        self,
+        fingerprint: Fingerprint,
+        rows: Callable[[], Iterable[tuple[Sequence[int], np.ndarray]]],
+    ) -> None:
+        """Load the saved index if it matches `fingerprint`, else rebuild it from `rows()`."""
+        import hnswlib
+
+        if self._load_saved(fingerprint, hnswlib):
+            return
+        self._new(hnswlib, max(1024, int(fingerprint[0] * 1.25)))
+        for ids, vectors in rows():
+            self.add(ids, vectors)
+        self.rebuilt = True
+
+    def _load_saved(self, fingerprint: Fingerprint, hnswlib) -> bool:
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            if (
+                tuple(meta["fingerprint"]) != tuple(fingerprint)
+                or meta["dimension"] != self.dimension
+            ):
+                return False
+            index = hnswlib.Index(space="cosine", dim=self.dimension)
+            index.load_index(str(self.path), max_elements=int(meta["capacity"]))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return False  # missing, stale or corrupt: rebuild
+        index.set_ef(self.ef_search)
+        self._index = index
+        self._live = int(fingerprint[0])
+        return True
+
+    def _new(self, hnswlib, capacity: int) -> None:
+        index = hnswlib.Index(space="cosine", dim=self.dimension)
+        index.init_index(
+            max_elements=capacity, M=self.m, ef_construction=self.ef_construction, random_seed=100
+        )
+        index.set_ef(self.ef_search)
+        self._index = index
+        self._live = 0
+
+    def save(self, fingerprint: Fingerprint) -> None:
+        """Write index then sidecar, each atomically; a crash between them means a rebuild."""
+        if self._index is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self._index.save_index(str(tmp))
+        os.replace(tmp, self.path)
+        meta = {
+            "fingerprint": list(fingerprint),
+            "dimension": self.dimension,
+            "capacity": self._index.get_max_elements(),
+            "space": "cosine",
+        }
+        tmp_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_meta, self.meta_path)
+
+    # -- contents --------------------------------------------------------------------------
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        index = self._require()
+        need = index.get_current_count() + len(ids)
+        if need > index.get_max_elements():
+            index.resize_index(max(need, int(index.get_max_elements() * 1.5)))
+        index.add_items(np.asarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        self._live += len(ids)
+
+    def remove(self, ids: Sequence[int]) -> None:
+        index = self._require()
+        for i in ids:
+            try:
+                index.mark_deleted(int(i))
+                self._live -= 1
+            except RuntimeError:
+                pass  # not in the index (already deleted): nothing to do
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        index = self._require()
+        k = min(k, self._live)
+        if k <= 0:
+            return []
+        index.set_ef(max(self.ef_search, k))
+        while True:
+            try:
+                labels, distances = index.knn_query(np.asarray(vector, dtype=np.float32), k=k)
+                break
+            except RuntimeError:
+                # too few reachable live elements for k (many deletions): ask for fewer
+                if k <= 1:
+                    return []
+                k = max(1, k // 2)
+        return [(int(i), float(1.0 - d)) for i, d in zip(labels[0], distances[0], strict=True)]
+
+    def __len__(self) -> int:
+        return self._live
+
+    def _require(self):
+        if self._index is None:
+            raise RuntimeError("index not opened")
+        return self._index

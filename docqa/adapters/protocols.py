@@ -1,0 +1,54 @@
+"""The protocols flows depend on; real adapters and the tests' fakes both satisfy them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from docqa.ingest.chunker import Tokenizer
+from docqa.records import Completion
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the store; another name is refused
+    dimension: int
+    max_tokens: int  # the model's window, special tokens included
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first embed does); idempotent."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class VectorIndex(Protocol):
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: Sequence[int]) -> None: ...
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) pairs, best first."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class LLM(Protocol):
+    name: str
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first completion does); idempotent."""
+        ...
+
+    def complete(
+        self, messages: Sequence[dict[str, str]], *, schema: dict, max_tokens: int
+    ) -> Completion:
+        """Complete a chat; the output is held to the JSON schema."""
+        ...

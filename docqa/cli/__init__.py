@@ -1,0 +1,28 @@
+"""The `docqa` command line: a thin Typer layer that parses, calls the flows and renders."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from docqa.cli import docs, ingest, query
+
+app = typer.Typer(
+    name="docqa",
+    help="Ask questions about your documents, answered by a local model with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.command(name="ingest")(ingest.ingest_command)
+app.command(name="search")(query.search_command)
+app.command(name="ask")(query.ask_command)
+app.add_typer(docs.app, name="docs")
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    app()

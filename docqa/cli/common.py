@@ -1,0 +1,103 @@
+"""What every command shares: options, consoles, settings and the error boundary."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from docqa.errors import DocqaError
+
+F = TypeVar("F", bound=Callable)
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Data folder (default: $DOCQA_HOME, else the user data dir).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+EmbedderOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--embedder",
+        help="sentence-transformers model folder "
+        "(default: $DOCQA_EMBEDDER, else the bundled all-MiniLM-L6-v2).",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="GGUF model file (default: $DOCQA_MODEL, else the bundled SmolLM2-135M-Instruct).",
+        show_default=False,
+    ),
+]
+KOpt = Annotated[
+    int | None,
+    typer.Option(
+        "-k", help="Number of chunks to retrieve [default: 5].", min=1, max=100, show_default=False
+    ),
+]
+
+
+def settings(home: Path | None = None, **flags: object):
+    from docqa.config import load_settings
+
+    return load_settings(home=home, **flags)
+
+
+def components(config):
+    from docqa import components as comp
+
+    return comp.build(config)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: F) -> F:
+    """Turn DocqaError (and Ctrl-C) into one line on stderr and an exit code.
+
+    DOCQA_DEBUG=1 lets the exception through, with its traceback.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DocqaError as exc:
+            if os.environ.get("DOCQA_DEBUG"):
+                raise
+            from rich.markup import escape
+
+            raise fail(escape(str(exc)), exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader went away (`docqa search - | head`): exit quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_questions() -> list[str]:
+    """Questions from stdin, one per line; blank lines are skipped."""
+    return [line.strip() for line in sys.stdin if line.strip()]

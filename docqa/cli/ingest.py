@@ -1,0 +1,97 @@
+"""`docqa ingest`: add, update and prune documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from docqa.cli.common import EmbedderOpt, HomeOpt, JsonOpt, components, err, guarded, out, settings
+
+
+class _RichProgress:
+    """Files and chunks, with rate and ETA, on stderr; only on a terminal."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = None
+        self.chunks = 0
+
+    def begin(self, files: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("ingest", total=files, chunks=0, rate="")
+
+    def advance(self, files: int = 0, chunks: int = 0) -> None:
+        self.chunks += chunks
+        task = self.progress.tasks[0]
+        elapsed = task.elapsed or 0.0
+        rate = f"{self.chunks / elapsed:.0f} chunks/s" if elapsed > 0.5 and self.chunks else ""
+        self.progress.update(self.task, advance=files, chunks=self.chunks, rate=rate)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+@guarded
+def ingest_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files and folders (walked recursively).", show_default=False),
+    ],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone.")
+    ] = False,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Add documents (.txt .md .rst .html .pdf) to the store; unchanged files are skipped.
+
+    Exit code 3 when some files failed: the others are kept, each failure is listed.
+    """
+    from docqa import render
+    from docqa.flows.ingest import ingest
+
+    comps = components(settings(home, embedder=embedder))
+    progress = _RichProgress() if err.is_terminal and not json_out else None
+    try:
+        report = ingest(
+            paths,
+            store=comps.store,
+            embedder=comps.embedder,
+            index=comps.new_index(),
+            max_tokens=comps.settings.chunk_tokens,
+            overlap=comps.settings.chunk_overlap,
+            prune=prune,
+            progress=progress,
+        )
+    finally:
+        if progress:
+            progress.stop()
+        comps.close()
+    if json_out:
+        print(render.dumps(render.ingest_json(report)))
+    else:
+        render.print_ingest(out, err, report)
+    if report.failed:
+        raise typer.Exit(3)

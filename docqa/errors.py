@@ -1,0 +1,46 @@
+"""Errors the core raises, each with a message written for the person at the terminal.
+
+The CLI turns any DocqaError into one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class DocqaError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+    exit_code = 1
+
+
+class UsageError(DocqaError):
+    """The command was called wrongly (empty question, bad option value)."""
+
+    exit_code = 2
+
+
+class ModelError(DocqaError):
+    """A model could not be found or loaded."""
+
+
+class StoreError(DocqaError):
+    """The document store cannot be used as asked (empty, wrong embedder, ...)."""
+
+
+class EmptyStoreError(StoreError):
+    """Nothing has been ingested yet."""
+
+
+class EmbedderMismatchError(StoreError):
+    """The store was built by another embedder than the one in use."""
+
+
+class LoaderError(DocqaError):
+    """One file could not be read or parsed; ingest reports it and carries on."""
+
+
+class GenerationError(DocqaError):
+    """The language model's output could not be used."""
+
+
+class TemplateError(DocqaError):
+    """A prompt template is missing or broken."""

@@ -1,0 +1,17 @@
+"""Keeping the vector index in step with the store it is derived from."""
+
+from __future__ import annotations
+
+from docqa.adapters.protocols import Embedder
+from docqa.store import EmbedderIdentity, Store
+
+
+def identity_of(embedder: Embedder) -> EmbedderIdentity:
+    return EmbedderIdentity(embedder.name, embedder.dimension)
+
+
+def open_index(store: Store, index, dimension: int) -> None:
+    """Open `index` so that it holds exactly the store's chunks (rebuilding it if it does not)."""
+    index.open(store.fingerprint(), lambda: store.iter_embeddings(dimension))
+    if index.rebuilt:
+        index.save(store.fingerprint())

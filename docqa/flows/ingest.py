@@ -1,0 +1,220 @@
+"""The ingest flow: files -> blocks -> chunks -> embeddings -> store and index, incrementally.
+
+Files are grouped so the embedder sees large batches whatever the file sizes; each file's
+replacement is one SQLite transaction, and the vector index is saved once at the end (a crash
+before that only means the index is rebuilt from SQLite on the next open).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from docqa.adapters.protocols import Embedder
+from docqa.errors import LoaderError
+from docqa.flows.corpus import identity_of, open_index
+from docqa.ingest.chunker import chunk_document
+from docqa.ingest.loaders import format_of, load_document, read_bytes
+from docqa.records import Chunk, FileFailure, IngestReport
+from docqa.store import Store
+
+
+class IngestProgress(Protocol):
+    def begin(self, files: int) -> None: ...
+
+    def advance(self, files: int = 0, chunks: int = 0) -> None: ...
+
+
+class _Silent:
+    def begin(self, files: int) -> None:
+        pass
+
+    def advance(self, files: int = 0, chunks: int = 0) -> None:
+        pass
+
+
+@dataclass
+class _Pending:
+    path: str
+    format: str
+    title: str | None
+    sha256: str
+    size: int
+    mtime: float | None
+    chunks: list[Chunk]
+    existed: bool
+
+
+def discover(paths: Sequence[Path], report: IngestReport) -> list[Path]:
+    """The files to ingest: given files as they are, folders walked recursively.
+
+    Hidden files and folders are left out of walks, as are files of types docqa does not
+    read (counted as skipped); a missing path is a failure. Symbolic links to folders are
+    not followed, so link loops cannot trap the walk.
+    """
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = str(p.absolute())
+        if key not in seen:
+            seen.add(key)
+            found.append(p)
+
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    file = Path(root) / name
+                    if format_of(file) is None:
+                        report.skipped += 1
+                    else:
+                        add(file)
+        elif path.exists() or path.is_symlink():
+            add(path)
+        else:
+            report.failed.append(FileFailure(str(path), "no such file or directory"))
+    return found
+
+
+def ingest(
+    paths: Sequence[Path],
+    *,
+    store: Store,
+    embedder: Embedder,
+    index,
+    max_tokens: int = 256,
+    overlap: int = 32,
+    prune: bool = False,
+    batch_chunks: int = 256,
+    progress: IngestProgress | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    progress = progress or _Silent()
+    report = IngestReport()
+    store.claim_embedder(identity_of(embedder))
+    open_index(store, index, embedder.dimension)
+    max_tokens = min(max_tokens, embedder.max_tokens)
+
+    files = discover(paths, report)
+    report.files_seen = len(files) + len(report.failed)
+    progress.begin(len(files))
+    pending: list[_Pending] = []
+    pending_chunks = 0
+    for item in _prepare(files, store, embedder, max_tokens, overlap, report, progress):
+        pending.append(item)
+        pending_chunks += len(item.chunks)
+        if pending_chunks >= batch_chunks:
+            _flush(pending, store, embedder, index, report, progress)
+            pending, pending_chunks = [], 0
+    _flush(pending, store, embedder, index, report, progress)
+
+    if prune:
+        for doc in store.documents():
+            if not Path(doc.path).exists():
+                index.remove(store.remove_document(doc.path))
+                report.removed += 1
+    index.save(store.fingerprint())
+    report.chunks_total = store.chunk_count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _prepare(
+    files: Iterable[Path],
+    store: Store,
+    embedder: Embedder,
+    max_tokens: int,
+    overlap: int,
+    report: IngestReport,
+    progress: IngestProgress,
+) -> Iterator[_Pending]:
+    """Read, hash, load and chunk each file; unchanged files and failures end here."""
+    for file in files:
+        key = str(file.absolute())
+        try:
+            data = read_bytes(file)
+            sha = hashlib.sha256(data).hexdigest()
+            known = store.document(key)
+            if known is not None and known.sha256 == sha:
+                report.unchanged += 1
+                progress.advance(files=1)
+                continue
+            doc = load_document(file, data)
+            chunks = chunk_document(doc, embedder.tokenizer, max_tokens, overlap)
+            if not chunks:
+                raise LoaderError("no text found in the file")
+            try:
+                mtime = file.stat().st_mtime
+            except OSError:
+                mtime = None
+        except LoaderError as exc:
+            report.failed.append(FileFailure(key, str(exc)))
+            progress.advance(files=1)
+            continue
+        except (RecursionError, MemoryError, ValueError) as exc:
+            report.failed.append(FileFailure(key, f"cannot parse: {type(exc).__name__}: {exc}"))
+            progress.advance(files=1)
+            continue
+        yield _Pending(
+            key, doc.format, doc.title, sha, len(data), mtime, chunks, existed=known is not None
+        )
+
+
+def _flush(
+    pending: list[_Pending],
+    store: Store,
+    embedder: Embedder,
+    index,
+    report: IngestReport,
+    progress: IngestProgress,
+) -> None:
+    if not pending:
+        return
+    vectors = embedder.embed([c.text for item in pending for c in item.chunks])
+    offset = 0
+    for item in pending:
+        n = len(item.chunks)
+        mine = vectors[offset : offset + n]
+        offset += n
+        new_ids, old_ids = store.replace_document(
+            path=item.path,
+            format=item.format,
+            title=item.title,
+            sha256=item.sha256,
+            size=item.size,
+            mtime=item.mtime,
+            chunks=item.chunks,
+            vectors=mine,
+        )
+        index.remove(old_ids)
+        index.add(new_ids, mine)
+        report.chunks_added += n
+        if item.existed:
+            report.updated += 1
+        else:
+            report.added += 1
+        progress.advance(files=1, chunks=n)
+
+
+def remove_documents(target: Path, *, store: Store, index, dimension: int) -> list[str]:
+    """Remove the document stored for `target`, or every document under it when it names a
+    folder; returns the stored paths removed (empty when nothing matched)."""
+    key = str(target.absolute())
+    prefix = key.rstrip(os.sep) + os.sep
+    paths = [d.path for d in store.documents() if d.path == key or d.path.startswith(prefix)]
+    if not paths:
+        return []
+    open_index(store, index, dimension)
+    for path in paths:
+        index.remove(store.remove_document(path))
+    index.save(store.fingerprint())
+    return paths

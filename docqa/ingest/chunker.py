@@ -1,0 +1,196 @@
+"""Cut a loaded document into chunks that fit the embedder's window, measured by its tokenizer.
+
+Chunks follow the document's structure: a section (heading and the blocks under it) starts a
+new chunk unless the whole section fits in what is left of the current one; a section too long
+for one chunk is packed paragraph by paragraph, a paragraph too long by sentences, a sentence
+too long by token windows. Consecutive chunks of one section overlap by `overlap` tokens.
+PDF chunks never span pages, so the page of a citation is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from docqa.records import Block, Chunk, LoadedDocument
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+class Tokenizer(Protocol):
+    """The embedder's tokenizer, as far as chunking needs it."""
+
+    specials: int  # tokens the model adds around every text ([CLS], [SEP], ...)
+
+    def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of each text's tokens (special tokens excluded)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    tokens: int
+    line_start: int | None
+    line_end: int | None
+    page: int | None
+    heading: tuple[str, ...]
+    section: int  # pieces of one section share this number
+
+
+def chunk_document(
+    doc: LoadedDocument, tokenizer: Tokenizer, max_tokens: int = 256, overlap: int = 32
+) -> list[Chunk]:
+    """Chunks of `doc`, each at most `max_tokens` tokens including the tokenizer's specials."""
+    budget = max_tokens - tokenizer.specials
+    if budget < 8:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room for text")
+    overlap = max(0, min(overlap, budget // 2))
+    pieces = _pieces(doc.blocks, tokenizer, budget)
+    return _finish(_pack(pieces, tokenizer, budget, overlap), tokenizer, budget)
+
+
+def _pieces(blocks: Sequence[Block], tokenizer: Tokenizer, budget: int) -> list[_Piece]:
+    """Blocks as pieces no bigger than the budget, numbered by section."""
+    counts = [len(o) for o in tokenizer.offsets([b.text for b in blocks])] if blocks else []
+    pieces: list[_Piece] = []
+    section, last_page = 0, None
+    for block, count in zip(blocks, counts, strict=True):
+        if block.is_heading or (block.page is not None and block.page != last_page):
+            section += 1
+        last_page = block.page
+        if count == 0:
+            continue
+        if count <= budget:
+            pieces.append(_piece(block, block.text, 0, count, section))
+            continue
+        for start, text, n in _split(block.text, tokenizer, budget):
+            pieces.append(_piece(block, text, start, n, section))
+    return pieces
+
+
+def _split(text: str, tokenizer: Tokenizer, budget: int) -> list[tuple[int, str, int]]:
+    """(offset, text, tokens) parts of an over-long text: by sentences, then token windows."""
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    sentences = [
+        (a, text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()
+    ]
+    counts = [len(o) for o in tokenizer.offsets([s for _, s in sentences])]
+    parts: list[tuple[int, str, int]] = []
+    cur_start, cur_end, cur_n = None, 0, 0
+    for (start, sentence), n in zip(sentences, counts, strict=True):
+        if n > budget:
+            if cur_start is not None:
+                parts.append((cur_start, text[cur_start:cur_end], cur_n))
+                cur_start, cur_n = None, 0
+            spans = tokenizer.offsets([sentence])[0]
+            for i in range(0, len(spans), budget):
+                window = spans[i : i + budget]
+                a, b = window[0][0], window[-1][1]
+                parts.append((start + a, sentence[a:b], len(window)))
+            continue
+        if cur_start is not None and cur_n + n > budget:
+            parts.append((cur_start, text[cur_start:cur_end], cur_n))
+            cur_start, cur_n = None, 0
+        if cur_start is None:
+            cur_start = start
+        cur_end, cur_n = start + len(sentence), cur_n + n
+    if cur_start is not None:
+        parts.append((cur_start, text[cur_start:cur_end], cur_n))
+    return [(a, t.strip(), n) for a, t, n in parts if t.strip()]
+
+
+def _piece(block: Block, text: str, offset: int, tokens: int, section: int) -> _Piece:
+    line_start = line_end = None
+    if block.line_start is not None:
+        line_start = block.line_start + block.text.count("\n", 0, offset)
+        line_end = min(
+            line_start + text.count("\n"),
+            block.line_end if block.line_end is not None else line_start + text.count("\n"),
+        )
+    return _Piece(text, tokens, line_start, line_end, block.page, block.heading, section)
+
+
+def _pack(
+    pieces: list[_Piece], tokenizer: Tokenizer, budget: int, overlap: int
+) -> list[list[_Piece]]:
+    sections: list[list[_Piece]] = []
+    for p in pieces:
+        if sections and sections[-1][0].section == p.section:
+            sections[-1].append(p)
+        else:
+            sections.append([p])
+    chunks: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    used = 0
+    for section in sections:
+        size = sum(p.tokens for p in section)
+        same_page = not current or current[-1].page == section[0].page
+        if current and size <= budget - used and same_page:
+            current.extend(section)
+            used += size
+            continue
+        if current:
+            chunks.append(current)
+        current, used = [], 0
+        for p in section:
+            if current and used + p.tokens > budget:
+                chunks.append(current)
+                tail = _tail(current[-1], tokenizer, min(overlap, budget - p.tokens))
+                current = [tail] if tail else []
+                used = tail.tokens if tail else 0
+            current.append(p)
+            used += p.tokens
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _tail(piece: _Piece, tokenizer: Tokenizer, n: int) -> _Piece | None:
+    """The last n tokens of a piece, starting on a token boundary, for overlap."""
+    if n <= 0:
+        return None
+    spans = tokenizer.offsets([piece.text])[0]
+    if len(spans) <= n:
+        return piece
+    # start the tail on a whitespace boundary so it does not begin mid-word
+    i = len(spans) - n
+    while i < len(spans) and i > 0 and spans[i][0] == spans[i - 1][1]:
+        i += 1
+    if i >= len(spans):
+        return None
+    start = spans[i][0]
+    text = piece.text[start:]
+    line_start = (
+        None if piece.line_start is None else piece.line_start + piece.text.count("\n", 0, start)
+    )
+    return _Piece(
+        text, len(spans) - i, line_start, piece.line_end, piece.page, piece.heading, piece.section
+    )
+
+
+def _finish(groups: list[list[_Piece]], tokenizer: Tokenizer, budget: int) -> list[Chunk]:
+    """Join each group's pieces and measure the real token count (tokenizers are not always
+    additive across joins); the rare group over budget is cut into token windows."""
+    texts = ["\n\n".join(p.text for p in g) for g in groups]
+    spans_per_text = tokenizer.offsets(texts) if texts else []
+    chunks: list[Chunk] = []
+    for group, text, spans in zip(groups, texts, spans_per_text, strict=True):
+        starts = [p.line_start for p in group if p.line_start is not None]
+        ends = [p.line_end for p in group if p.line_end is not None]
+        common = dict(
+            line_start=min(starts) if starts else None,
+            line_end=max(ends) if ends else None,
+            page=group[0].page,
+            heading=" > ".join(group[0].heading),
+        )
+        if len(spans) <= budget:
+            chunks.append(Chunk(seq=len(chunks), text=text, n_tokens=len(spans), **common))
+            continue
+        for i in range(0, len(spans), budget):
+            window = spans[i : i + budget]
+            part = text[window[0][0] : window[-1][1]]
+            chunks.append(Chunk(seq=len(chunks), text=part, n_tokens=len(window), **common))
+    return chunks

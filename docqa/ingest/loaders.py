@@ -1,0 +1,63 @@
+"""Which loader reads which file, and the one entry point `load_document`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docqa.errors import LoaderError
+from docqa.ingest.html import html_blocks
+from docqa.ingest.pdf import pdf_blocks
+from docqa.ingest.text import decode_text, text_blocks
+from docqa.records import LoadedDocument
+
+FORMATS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "rst",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
+
+
+def format_of(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())
+
+
+def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
+    """Load one file into blocks. Raises LoaderError with a reason a person understands."""
+    fmt = format_of(path)
+    if fmt is None:
+        raise LoaderError(f"unsupported file type {path.suffix or '(no extension)'!r}")
+    if data is None:
+        data = read_bytes(path)
+    if fmt == "pdf":
+        if not data.strip():
+            raise LoaderError("empty file")
+        if not data.lstrip()[:5] == b"%PDF-":
+            raise LoaderError("not a PDF file (no %PDF header)")
+        title, blocks = pdf_blocks(data)
+    elif fmt == "html":
+        title, blocks = html_blocks(decode_text(data))
+    else:
+        text = decode_text(data)
+        blocks = text_blocks(text, markdown=fmt == "markdown", plain=fmt == "text")
+        title = next((b.heading[-1] for b in blocks if b.is_heading and b.heading), None)
+    if not any(b.text.strip() for b in blocks):
+        raise LoaderError("no text found in the file")
+    return LoadedDocument(path=str(path), format=fmt, title=title, blocks=tuple(blocks))
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise LoaderError("permission denied") from None
+    except IsADirectoryError:
+        raise LoaderError("is a directory") from None
+    except FileNotFoundError:
+        raise LoaderError("file not found (or a broken symbolic link)") from None
+    except OSError as exc:
+        raise LoaderError(f"cannot read: {exc.strerror or exc}") from None

@@ -1,0 +1,115 @@
+"""Schema migrations, applied in order when the store opens. Append only; never edit one."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("docqa")
+
+
+def _run(db: Database, script: str) -> None:
+    # executescript() would COMMIT the migration's transaction early: run statements one by one
+    buffer = ""
+    for part in script.split(";"):
+        buffer += part + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                db.execute(buffer)
+            buffer = ""
+
+
+@migrations()
+def m001_documents_and_chunks(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            path TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            title TEXT,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL,
+            n_chunks INTEGER NOT NULL DEFAULT 0,
+            ingested_at TEXT NOT NULL
+        );
+        -- AUTOINCREMENT: chunk ids are hnswlib labels and must never be reused
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            line_start INTEGER,
+            line_end INTEGER,
+            page INTEGER,
+            heading TEXT NOT NULL DEFAULT '',
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks(document_id, seq);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, heading, content='chunks', content_rowid='id', tokenize='porter'
+        );
+        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
+            VALUES ('delete', old.id, old.text, old.heading);
+        END;
+        CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
+            INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
+            VALUES ('delete', old.id, old.text, old.heading);
+            INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END;
+        """,
+    )
+
+
+@migrations()
+def m002_interactions_and_steps(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE interactions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            question TEXT NOT NULL,
+            user TEXT,
+            session TEXT,
+            mode TEXT,
+            template TEXT,
+            model TEXT,
+            embedder TEXT,
+            k INTEGER,
+            question_embedding BLOB,
+            prompt TEXT,
+            raw_output TEXT,
+            answer TEXT,
+            answerable INTEGER,
+            citations TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            timings TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            seconds REAL
+        );
+        CREATE INDEX interactions_created ON interactions(created_at);
+        CREATE TABLE steps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            seconds REAL,
+            data TEXT
+        );
+        CREATE INDEX steps_interaction ON steps(interaction_id, seq);
+        """,
+    )

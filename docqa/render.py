@@ -1,0 +1,201 @@
+"""All output: rich rendering for people, and the JSON shapes of the CLI contract.
+
+JSON field names here are a stable interface; extend them, never rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
+
+from docqa.records import Answer, DocumentInfo, Hit, IngestReport, SearchResult
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def shown_path(path: str) -> str:
+    """A path for people: relative to the working directory when it is inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _round(seconds: float) -> float:
+    return round(seconds, 4)
+
+
+# -- ingest ----------------------------------------------------------------------------------
+def ingest_json(report: IngestReport) -> dict:
+    return {
+        "files_seen": report.files_seen,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "skipped": report.skipped,
+        "failed": [{"path": f.path, "reason": f.reason} for f in report.failed],
+        "chunks_added": report.chunks_added,
+        "chunks_total": report.chunks_total,
+        "seconds": _round(report.seconds),
+    }
+
+
+def print_ingest(console: Console, err: Console, report: IngestReport) -> None:
+    parts = [
+        f"{report.files_seen} files seen",
+        f"{report.added} added",
+        f"{report.updated} updated",
+        f"{report.unchanged} unchanged",
+    ]
+    if report.removed:
+        parts.append(f"{report.removed} removed")
+    if report.skipped:
+        parts.append(f"{report.skipped} skipped (not a supported type)")
+    if report.failed:
+        parts.append(f"[red]{len(report.failed)} failed[/red]")
+    console.print(", ".join(parts))
+    console.print(
+        f"{report.chunks_added} chunks added, {report.chunks_total} in the store, "
+        f"{report.seconds:.1f} s"
+    )
+    for f in report.failed:
+        err.print(f"[red]failed[/red] {escape(shown_path(f.path))}: {escape(f.reason)}")
+
+
+# -- search ----------------------------------------------------------------------------------
+def hit_json(hit: Hit) -> dict:
+    return {
+        "chunk_id": hit.chunk_id,
+        "path": hit.path,
+        "lines": list(hit.lines) if hit.lines else None,
+        "page": hit.page,
+        "heading": hit.heading,
+        "score": hit.score,
+        "dense_score": hit.dense_score,
+        "lexical_rank": hit.lexical_rank,
+        "text": hit.text,
+    }
+
+
+def search_json(result: SearchResult) -> dict:
+    return {
+        "question": result.question,
+        "hits": [hit_json(h) for h in result.hits],
+        "timings": {k: _round(v) for k, v in result.timings.items()},
+    }
+
+
+def snippet(text: str, width: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _source_line(n: int, hit: Hit) -> str:
+    where = f":{hit.where}" if hit.where else ""
+    heading = f" [dim]§ {escape(hit.heading)}[/dim]" if hit.heading else ""
+    path = escape(shown_path(hit.path))
+    return f"[bold cyan][{n}][/bold cyan] [green]{path}[/green]{where}{heading}"
+
+
+def print_search(console: Console, result: SearchResult) -> None:
+    if not result.hits:
+        console.print("no matching chunks")
+        return
+    for n, hit in enumerate(result.hits, start=1):
+        console.print(_source_line(n, hit) + f"  [dim]score {hit.score:.4f}[/dim]", soft_wrap=True)
+        console.print(Padding(escape(snippet(hit.text)), (0, 0, 0, 4)), highlight=False)
+
+
+# -- ask -------------------------------------------------------------------------------------
+def answer_json(answer: Answer) -> dict:
+    return {
+        "id": answer.id,
+        "question": answer.question,
+        "answer": answer.answer,
+        "answerable": answer.answerable,
+        "status": answer.status,
+        "citations": [
+            {
+                "n": c.n,
+                "chunk_id": c.hit.chunk_id,
+                "path": c.hit.path,
+                "lines": list(c.hit.lines) if c.hit.lines else None,
+                "page": c.hit.page,
+                "heading": c.hit.heading,
+                "score": c.hit.score,
+                "text": c.hit.text,
+            }
+            for c in answer.citations
+        ],
+        "timings": {k: _round(v) for k, v in answer.timings.items()},
+        "tokens": dict(answer.tokens),
+        "model": answer.model,
+        "template": answer.template,
+    }
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    style = "bold" if answer.answerable else "bold yellow"
+    console.print(f"[{style}]{escape(answer.answer)}[/{style}]", highlight=False)
+    if not answer.answerable:
+        console.print("[yellow](not answerable from the documents)[/yellow]")
+    if answer.citations:
+        console.print()
+        for c in answer.citations:
+            console.print(_source_line(c.n, c.hit), soft_wrap=True)
+            console.print(
+                Padding(f"[dim]{escape(snippet(c.hit.text, 200))}[/dim]", (0, 0, 0, 4)),
+                highlight=False,
+            )
+    t = answer.timings
+    footer = (
+        f"{answer.model} · {answer.tokens.get('prompt', 0)} prompt + "
+        f"{answer.tokens.get('completion', 0)} answer tokens · {t.get('total', 0):.1f} s"
+    )
+    if answer.id is not None:
+        footer += f" · id {answer.id}"
+    console.print(f"\n[dim]{footer}[/dim]")
+
+
+# -- docs ------------------------------------------------------------------------------------
+def doc_json(doc: DocumentInfo) -> dict:
+    return {
+        "path": doc.path,
+        "format": doc.format,
+        "title": doc.title,
+        "chunks": doc.chunks,
+        "size": doc.size,
+        "sha256": doc.sha256,
+        "ingested_at": doc.ingested_at,
+    }
+
+
+def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
+    if not docs:
+        console.print("no documents ingested yet")
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("path", overflow="fold")
+    table.add_column("format")
+    table.add_column("chunks", justify="right")
+    table.add_column("title", overflow="fold")
+    for d in docs:
+        table.add_row(escape(shown_path(d.path)), d.format, str(d.chunks), escape(d.title or ""))
+    console.print(table)
+    total = sum(d.chunks for d in docs)
+    console.print(f"[dim]{len(docs)} documents, {total} chunks[/dim]")
+
+
+def display_path(path: Path) -> str:
+    return shown_path(str(path))

@@ -1,0 +1,311 @@
+"""The SQLite store: documents, chunks with their embeddings, interactions and their steps.
+
+SQLite is the source of truth; the vector index is rebuilt from the embeddings kept here.
+This is the only module that writes SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from docqa.errors import EmbedderMismatchError, StoreError
+from docqa.records import Chunk, DocumentInfo, Hit
+
+_STOPWORDS = frozenset(
+    (
+        "a an and are as at be by did do does for from had has have how i in is it its of on or "
+        "that the their there this to was were what when where which who whom why will with you "
+        "your can could should would about into than then them they these those"
+    ).split()
+)
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class EmbedderIdentity:
+    name: str
+    dimension: int
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.dimension}-d)"
+
+
+class Store:
+    """One docqa database. Open with Store.open(path); migrations run on open."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        import sqlite_utils
+
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        from docqa.migrations import migrations
+
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn)
+            migrations.apply(store.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the docqa database {path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot create the docqa home {path.parent}: {exc}") from exc
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- embedder identity -----------------------------------------------------------------
+    def embedder(self) -> EmbedderIdentity | None:
+        rows = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('embedder_name', 'embedder_dimension')"
+            ).fetchall()
+        )
+        if "embedder_name" not in rows:
+            return None
+        return EmbedderIdentity(rows["embedder_name"], int(rows["embedder_dimension"]))
+
+    def claim_embedder(self, identity: EmbedderIdentity) -> None:
+        """Record the embedder on first use; refuse a different one afterwards."""
+        current = self.embedder()
+        if current is None:
+            with self.conn:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("embedder_name", identity.name),
+                        ("embedder_dimension", str(identity.dimension)),
+                    ],
+                )
+            return
+        self.check_embedder(identity)
+
+    def check_embedder(self, identity: EmbedderIdentity) -> None:
+        current = self.embedder()
+        if current is not None and current != identity:
+            raise EmbedderMismatchError(
+                f"this store was built with the embedder {current}, not {identity}; "
+                f"use the same --embedder, or a new --home for the other one"
+            )
+
+    # -- documents -------------------------------------------------------------------------
+    def document(self, path: str) -> DocumentInfo | None:
+        row = self.conn.execute(_DOC_SELECT + " WHERE path = ?", (path,)).fetchone()
+        return _doc(row) if row else None
+
+    def documents(self) -> list[DocumentInfo]:
+        return [_doc(r) for r in self.conn.execute(_DOC_SELECT + " ORDER BY path")]
+
+    def replace_document(
+        self,
+        *,
+        path: str,
+        format: str,
+        title: str | None,
+        sha256: str,
+        size: int,
+        mtime: float | None,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> tuple[list[int], list[int]]:
+        """Insert or replace one document and its chunks in one transaction.
+
+        Returns (new chunk ids, removed chunk ids) for the vector index.
+        """
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        vectors = np.asarray(vectors, dtype=np.float32)
+        with self.conn:
+            old = self._delete_document(path)
+            cur = self.conn.execute(
+                "INSERT INTO documents (path, format, title, sha256, size, mtime, n_chunks,"
+                " ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, format, title, sha256, size, mtime, len(chunks), utcnow()),
+            )
+            doc_id = cur.lastrowid
+            new_ids = []
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                cur = self.conn.execute(
+                    "INSERT INTO chunks (document_id, seq, text, n_tokens, line_start, line_end,"
+                    " page, heading, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc_id,
+                        chunk.seq,
+                        chunk.text,
+                        chunk.n_tokens,
+                        chunk.line_start,
+                        chunk.line_end,
+                        chunk.page,
+                        chunk.heading,
+                        vector.tobytes(),
+                    ),
+                )
+                new_ids.append(int(cur.lastrowid))
+        return new_ids, old
+
+    def remove_document(self, path: str) -> list[int]:
+        """Delete a document; returns its chunk ids (empty when it was not in the store)."""
+        with self.conn:
+            return self._delete_document(path)
+
+    def _delete_document(self, path: str) -> list[int]:
+        row = self.conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
+        ids = [
+            r[0]
+            for r in self.conn.execute("SELECT id FROM chunks WHERE document_id = ?", (row[0],))
+        ]
+        # delete chunks explicitly so the FTS triggers run for each
+        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (row[0],))
+        self.conn.execute("DELETE FROM documents WHERE id = ?", (row[0],))
+        return ids
+
+    # -- chunks ----------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def fingerprint(self) -> tuple[int, int, int]:
+        count, total, top = self.conn.execute(
+            "SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0) FROM chunks"
+        ).fetchone()
+        return int(count), int(total), int(top)
+
+    def iter_embeddings(
+        self, dimension: int, batch: int = 4096
+    ) -> Iterator[tuple[list[int], np.ndarray]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = [r[0] for r in rows]
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), dimension)
+            last = ids[-1]
+
+    def hits(self, scored: Sequence[tuple[int, dict]]) -> list[Hit]:
+        """Hits for (chunk id, score fields) pairs, in the given order; unknown ids dropped."""
+        ids = [cid for cid, _ in scored]
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            "SELECT c.id, d.path, c.text, c.heading, c.line_start, c.line_end, c.page"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE c.id IN ({','.join('?' * len(ids))})",
+            ids,
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for cid, fields in scored:
+            r = by_id.get(cid)
+            if r is None:
+                continue
+            out.append(
+                Hit(
+                    chunk_id=r[0],
+                    path=r[1],
+                    text=r[2],
+                    heading=r[3],
+                    line_start=r[4],
+                    line_end=r[5],
+                    page=r[6],
+                    **fields,
+                )
+            )
+        return out
+
+    def lexical_search(self, question: str, limit: int) -> list[int]:
+        """Chunk ids matching any of the question's words, best bm25 first."""
+        words = []
+        for w in re.findall(r"\w+", question.lower()):
+            if w not in _STOPWORDS and w not in words:
+                words.append(w)
+        if not words:
+            return []
+        query = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = self.conn.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
+            " LIMIT ?",
+            (query, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- interactions ----------------------------------------------------------------------
+    def log_interaction(self, record: dict, steps: Sequence[dict]) -> int:
+        """Write one interaction and its steps atomically; returns its id."""
+        row = dict(record)
+        for key in ("citations", "timings"):
+            if key in row and not isinstance(row[key], (str, type(None))):
+                row[key] = json.dumps(row[key])
+        row.setdefault("created_at", utcnow())
+        cols = list(row)
+        with self.conn:
+            cur = self.conn.execute(
+                f"INSERT INTO interactions ({', '.join(cols)})"
+                f" VALUES ({', '.join('?' * len(cols))})",
+                [row[c] for c in cols],
+            )
+            iid = int(cur.lastrowid)
+            self.conn.executemany(
+                "INSERT INTO steps (interaction_id, seq, stage, seconds, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (iid, i, s["stage"], s.get("seconds"), json.dumps(s.get("data", {})))
+                    for i, s in enumerate(steps)
+                ],
+            )
+        return iid
+
+    def interaction(self, iid: int) -> dict | None:
+        cur = self.conn.execute("SELECT * FROM interactions WHERE id = ?", (iid,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def steps(self, iid: int) -> list[dict]:
+        cur = self.conn.execute(
+            "SELECT seq, stage, seconds, data FROM steps WHERE interaction_id = ? ORDER BY seq",
+            (iid,),
+        )
+        return [
+            {"seq": s, "stage": st, "seconds": sec, "data": json.loads(d or "{}")}
+            for s, st, sec, d in cur
+        ]
+
+
+_DOC_SELECT = "SELECT id, path, format, title, sha256, size, n_chunks, ingested_at FROM documents"
+
+
+def _doc(row: tuple) -> DocumentInfo:
+    return DocumentInfo(
+        id=row[0],
+        path=row[1],
+        format=row[2],
+        title=row[3],
+        sha256=row[4],
+        size=row[5],
+        chunks=row[6],
+        ingested_at=row[7],
+    )

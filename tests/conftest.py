@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from docqa import components as components_module
+from docqa.components import Components
+from tests.fakes import FakeEmbedder, FakeLLM
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = REPO / "sample_docs"
+
+
+@pytest.fixture(autouse=True)
+def docqa_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own empty data folder; nothing touches the user's."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOCQA_HOME", str(home))
+    for var in ("DOCQA_MODEL", "DOCQA_EMBEDDER", "DOCQA_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    """A writable copy of the sample corpus."""
+    target = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, target)
+    return target
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_llm() -> FakeLLM:
+    return FakeLLM()
+
+
+@pytest.fixture
+def fakes(monkeypatch, fake_embedder, fake_llm):
+    """Make the CLI build its components with the fake models."""
+
+    def build(settings):
+        return Components(settings, embedder=fake_embedder, llm=fake_llm)
+
+    monkeypatch.setattr(components_module, "build", build)
+    return fake_embedder, fake_llm

@@ -1,0 +1,263 @@
+"""The command line with fake models: JSON contract, stdin mode, exit codes, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from docqa.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+@pytest.fixture
+def ingested(fakes, docs):
+    result = invoke("ingest", docs, "--json")
+    assert result.exit_code == 0, result.output
+    return docs
+
+
+def test_ingest_json_summary(fakes, docs):
+    result = invoke("ingest", docs, "--json")
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert set(summary) == {
+        "files_seen",
+        "added",
+        "updated",
+        "unchanged",
+        "removed",
+        "skipped",
+        "failed",
+        "chunks_added",
+        "chunks_total",
+        "seconds",
+    }
+    assert (summary["files_seen"], summary["added"], summary["failed"]) == (17, 17, [])
+    again = json.loads(invoke("ingest", docs, "--json").stdout)
+    assert (again["unchanged"], again["chunks_added"]) == (17, 0)
+
+
+def test_ingest_with_failures_exits_3_and_lists_them(fakes, docs):
+    (docs / "bad.md").write_bytes(b"\x00\x01\x02")
+    result = invoke("ingest", docs, "--json")
+    assert result.exit_code == 3
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 17
+    assert summary["failed"] == [
+        {"path": str(docs / "bad.md"), "reason": "binary file (contains NUL bytes), not text"}
+    ]
+    human = invoke("ingest", docs / "bad.md")
+    assert human.exit_code == 3 and "bad.md: binary file" in human.stderr
+
+
+def test_search_json_contract(ingested):
+    result = invoke("search", "When was the Eiffel Tower inaugurated?", "-k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["question"] == "When was the Eiffel Tower inaugurated?"
+    assert len(data["hits"]) == 3
+    hit = data["hits"][0]
+    assert {"chunk_id", "path", "lines", "page", "heading", "score", "text"} <= set(hit)
+    assert hit["path"].endswith("eiffel_tower.txt")
+    assert hit["lines"][0] <= hit["lines"][1] and hit["page"] is None
+    scores = [h["score"] for h in data["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_pdf_hits_have_pages(ingested):
+    data = json.loads(invoke("search", "Linus Torvalds kernel", "--json").stdout)
+    pdf = next(h for h in data["hits"] if h["path"].endswith(".pdf"))
+    assert pdf["page"] >= 1 and pdf["lines"] is None
+
+
+def test_search_stdin_one_json_object_per_line(ingested, fakes):
+    embedder, _ = fakes
+    result = invoke("search", "-", input="Eiffel Tower height\n\nhoney bee dance\n")
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["question"] for d in lines] == ["Eiffel Tower height", "honey bee dance"]
+    assert lines[1]["hits"][0]["path"].endswith("honey_bee.txt")
+
+
+def test_ask_json_contract_and_record(ingested, fakes):
+    _, llm = fakes
+    result = invoke("ask", "How tall is the Eiffel Tower?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "A fake answer." and data["answerable"] is True
+    assert data["status"] == "answered" and data["model"] == "fake-llm"
+    assert set(data["timings"]) >= {"embed", "retrieve", "prompt", "generate", "total"}
+    assert set(data["tokens"]) == {"prompt", "completion"}
+    [citation] = data["citations"]
+    assert citation["n"] == 1 and citation["path"].endswith("eiffel_tower.txt")
+    assert {"chunk_id", "lines", "page", "score", "text"} <= set(citation)
+    # the schema only allows the numbers of the sources shown
+    assert llm.schemas[0]["properties"]["citations"]["items"]["enum"] == [1, 2, 3, 4, 5]
+    # the interaction is recorded, with every stage
+    from docqa.config import load_settings
+    from docqa.store import Store
+
+    store = Store.open(load_settings().db_path)
+    row = store.interaction(data["id"])
+    assert row["question"] == "How tall is the Eiffel Tower?" and row["status"] == "answered"
+    assert json.loads(row["raw_output"])["answer"] == "A fake answer."
+    assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
+    assert [s["stage"] for s in store.steps(data["id"])] == [
+        "embed",
+        "retrieve",
+        "prompt",
+        "generate",
+        "answer",
+    ]
+    assert len(store.steps(data["id"])[1]["data"]["hits"]) == 5
+
+
+def test_ask_no_log_records_nothing(ingested):
+    data = json.loads(invoke("ask", "How tall is the Eiffel Tower?", "--json", "--no-log").stdout)
+    assert data["id"] is None
+
+
+def test_ask_unanswerable_drops_citations(ingested, fakes):
+    _, llm = fakes
+    llm.reply = lambda m, s: {
+        "answer": "The documents do not say.",
+        "citations": [2],
+        "answerable": False,
+    }
+    data = json.loads(invoke("ask", "What is the population of Tokyo?", "--json").stdout)
+    assert (data["status"], data["citations"]) == ("unanswerable", [])
+
+
+def test_ask_stdin_models_loaded_once(ingested, fakes):
+    result = invoke("ask", "-", input="How tall is the Eiffel Tower?\nWho built it?\n")
+    assert result.exit_code == 0
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == ["How tall is the Eiffel Tower?", "Who built it?"]
+    assert answers[0]["id"] != answers[1]["id"]
+
+
+def test_ask_human_output_shows_answer_and_citations(ingested):
+    result = invoke("ask", "How tall is the Eiffel Tower?")
+    assert result.exit_code == 0
+    assert "A fake answer." in result.stdout and "[1]" in result.stdout
+    assert "eiffel_tower.txt" in result.stdout
+
+
+def test_ask_template_from_a_path(ingested, fakes, tmp_path):
+    _, llm = fakes
+    tpl = tmp_path / "mine.j2"
+    tpl.write_text(
+        "{% block user %}Q: {{ question }} ({{ sources | length }} sources){% endblock %}"
+    )
+    assert invoke("ask", "Who built it?", "--template", tpl, "--json").exit_code == 0
+    assert llm.prompts[-1] == [{"role": "user", "content": "Q: Who built it? (5 sources)"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("ask", "   "), 2, "the question is empty"),
+        (("search", ""), 2, "the question is empty"),
+        (("ask", "anything?"), 1, "nothing has been ingested yet"),
+        (("search", "anything?"), 1, "nothing has been ingested yet"),
+        (("ask", "x?", "--template", "nope"), 1, "no template named 'nope'"),
+        (("ask", "x?", "--template", "/no/such.j2"), 1, "template file not found"),
+        (("docs", "rm", "/no/such/file.md"), 1, "not in the store"),
+    ],
+)
+def test_errors_are_one_clear_line(fakes, args, code, message):
+    result = invoke(*args)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_broken_template_is_a_clear_error(ingested, tmp_path):
+    tpl = tmp_path / "bad.j2"
+    tpl.write_text("{% block user %}{{ question }{% endblock %}")
+    result = invoke("ask", "Who?", "--template", tpl)
+    assert (
+        result.exit_code == 1 and "template" in result.stderr and "Traceback" not in result.output
+    )
+
+
+def test_missing_model_says_where_it_looked(ingested, monkeypatch, tmp_path):
+    from docqa import components as components_module
+    from docqa.components import Components
+    from tests.fakes import FakeEmbedder
+
+    monkeypatch.setattr(
+        components_module, "build", lambda s: Components(s, embedder=FakeEmbedder())
+    )
+    result = invoke("ask", "Who?", "--model", tmp_path / "none.gguf")
+    assert result.exit_code == 1
+    assert f"model file not found: {tmp_path / 'none.gguf'}" in result.stderr
+
+
+def test_corrupt_model_is_a_clear_error(ingested, monkeypatch, tmp_path):
+    from docqa import components as components_module
+    from docqa.components import Components
+    from tests.fakes import FakeEmbedder
+
+    monkeypatch.setattr(
+        components_module, "build", lambda s: Components(s, embedder=FakeEmbedder())
+    )
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a model")
+    result = invoke("ask", "Who?", "--model", bad)
+    assert result.exit_code == 1 and "not a GGUF model file" in result.stderr
+
+
+def test_docs_list_and_rm(ingested):
+    listing = json.loads(invoke("docs", "list", "--json").stdout)["documents"]
+    assert len(listing) == 17
+    assert {"path", "format", "title", "chunks", "size", "sha256", "ingested_at"} <= set(listing[0])
+    target = ingested / "coffee.html"
+    removed = json.loads(invoke("docs", "rm", target, "--json").stdout)
+    assert removed == {"removed": [str(target)]}
+    assert len(json.loads(invoke("docs", "list", "--json").stdout)["documents"]) == 16
+    data = json.loads(invoke("search", "coffee espresso beans", "--json").stdout)
+    assert all(not h["path"].endswith("coffee.html") for h in data["hits"])
+
+
+def _all_commands():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        sub = getattr(cmd, "commands", None)
+        if sub:
+            for sub_name, sub_cmd in sub.items():
+                yield f"{name} {sub_name}", sub_cmd
+        else:
+            yield name, cmd
+
+
+@pytest.mark.parametrize(("name", "command"), list(_all_commands()), ids=lambda x: str(x))
+def test_every_command_and_option_has_help(name, command):
+    assert command.help, f"{name} has no help text"
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from typer.testing import CliRunner; from docqa.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+        "r = CliRunner().invoke(app, ['docs', 'list']); "
+        "print([m for m in ('torch', 'sentence_transformers', 'llama_cpp', 'transformers') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,138 @@
+"""The store's schema and writes, and the vector index kept in step with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from docqa.adapters.hnsw import HnswIndex
+from docqa.errors import EmbedderMismatchError
+from docqa.migrations import migrations
+from docqa.records import Chunk
+from docqa.store import EmbedderIdentity, Store
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    s = Store.open(tmp_path / "docqa.db")
+    yield s
+    s.close()
+
+
+def _vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _chunks(*texts: str) -> list[Chunk]:
+    return [
+        Chunk(seq=i, text=t, n_tokens=len(t.split()), line_start=i + 1, line_end=i + 1)
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_migrations_build_the_schema_on_a_blank_database(store):
+    assert {"meta", "documents", "chunks", "chunks_fts", "interactions", "steps"} <= set(
+        store.db.table_names()
+    )
+    applied = [m.name for m in migrations.applied(store.db)]
+    assert applied == ["m001_documents_and_chunks", "m002_interactions_and_steps"]
+    assert store.db["chunks"].columns_dict["embedding"] is bytes
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    Store.open(tmp_path / "d.db").close()
+    s = Store.open(tmp_path / "d.db")
+    assert s.db["_sqlite_migrations"].count == 2
+
+
+def test_replace_document_swaps_chunks_and_fts_in_one_go(store):
+    new, old = store.replace_document(
+        path="/a.md",
+        format="markdown",
+        title="A",
+        sha256="1",
+        size=3,
+        mtime=None,
+        chunks=_chunks("apple pie", "banana"),
+        vectors=_vectors(2),
+    )
+    assert old == [] and len(new) == 2
+    assert store.lexical_search("apple", 10) == [new[0]]
+    new2, old2 = store.replace_document(
+        path="/a.md",
+        format="markdown",
+        title="A",
+        sha256="2",
+        size=3,
+        mtime=None,
+        chunks=_chunks("cherry"),
+        vectors=_vectors(1),
+    )
+    assert old2 == new and new2[0] > max(new)  # ids are never reused
+    assert store.lexical_search("apple", 10) == []
+    assert store.lexical_search("cherries", 10) == new2  # porter stemming
+    assert store.fingerprint() == (1, new2[0], new2[0])
+
+
+def test_lexical_search_survives_fts_syntax_in_questions(store):
+    store.replace_document(
+        path="/b.md",
+        format="markdown",
+        title=None,
+        sha256="x",
+        size=1,
+        mtime=None,
+        chunks=_chunks('say "NEAR" AND OR *'),
+        vectors=_vectors(1),
+    )
+    assert len(store.lexical_search('"NEAR(" AND) OR * -', 5)) == 1
+    assert store.lexical_search("?!", 5) == []
+
+
+def test_embedder_is_claimed_once_and_a_different_one_refused(store):
+    store.claim_embedder(EmbedderIdentity("minilm", 384))
+    store.claim_embedder(EmbedderIdentity("minilm", 384))
+    with pytest.raises(EmbedderMismatchError, match="minilm \\(384-d\\)"):
+        store.claim_embedder(EmbedderIdentity("other", 768))
+
+
+def test_index_query_remove_and_reload(tmp_path):
+    vecs = _vectors(50)
+    index = HnswIndex(tmp_path / "i.hnsw", 8)
+    index.open((0, 0, 0), lambda: [])
+    index.add(list(range(1, 51)), vecs)
+    top = index.query(vecs[9], 3)
+    assert top[0][0] == 10 and top[0][1] == pytest.approx(1.0, abs=1e-5)
+    index.remove([10])
+    assert 10 not in [i for i, _ in index.query(vecs[9], 5)]
+    fp = (49, sum(range(1, 51)) - 10, 50)
+    index.save(fp)
+    again = HnswIndex(tmp_path / "i.hnsw", 8)
+    again.open(fp, lambda: pytest.fail("a matching saved index must not be rebuilt"))
+    assert not again.rebuilt and len(again) == 49
+    assert again.query(vecs[20], 1)[0][0] == 21
+
+
+def test_index_rebuilds_when_the_store_moved_on(tmp_path):
+    vecs = _vectors(5)
+    index = HnswIndex(tmp_path / "i.hnsw", 8)
+    index.open((0, 0, 0), lambda: [])
+    index.add([1, 2, 3], vecs[:3])
+    index.save((3, 6, 3))
+    stale = HnswIndex(tmp_path / "i.hnsw", 8)
+    stale.open((5, 15, 5), lambda: [([1, 2, 3, 4, 5], vecs)])  # the store has 5 chunks now
+    assert stale.rebuilt and len(stale) == 5
+    assert stale.query(vecs[4], 1)[0][0] == 5
+
+
+def test_corrupt_index_file_is_rebuilt(tmp_path):
+    vecs = _vectors(3)
+    index = HnswIndex(tmp_path / "i.hnsw", 8)
+    index.open((0, 0, 0), lambda: [])
+    index.add([1, 2, 3], vecs)
+    index.save((3, 6, 3))
+    (tmp_path / "i.hnsw").write_bytes(b"garbage")
+    again = HnswIndex(tmp_path / "i.hnsw", 8)
+    again.open((3, 6, 3), lambda: [([1, 2, 3], vecs)])
+    assert again.rebuilt and again.query(vecs[1], 1)[0][0] == 2
