@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-
-import tomllib
 
 from docqa.errors import DocqaError, ModelError
 

@@ -261,3 +261,31 @@ def test_help_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_corrupt_database_is_a_clear_error(fakes, docqa_home):
+    docqa_home.mkdir(parents=True)
+    (docqa_home / "docqa.db").write_bytes(b"this is not sqlite" * 100)
+    result = invoke("docs", "list")
+    assert result.exit_code == 1
+    assert "cannot open the docqa database" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_parser_crash_costs_one_file(fakes, docs, monkeypatch):
+    from docqa.ingest import loaders
+
+    real = loaders.html_blocks
+
+    def exploding(text):
+        if "Chomolungma" in text:
+            raise AssertionError("parser bug")
+        return real(text)
+
+    monkeypatch.setattr(loaders, "html_blocks", exploding)
+    result = invoke("ingest", docs, "--json")
+    assert result.exit_code == 3
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 16
+    [failure] = summary["failed"]
+    assert failure["path"].endswith("mount_everest.html")
+    assert failure["reason"] == "cannot parse: AssertionError: parser bug"

@@ -116,3 +116,21 @@ def test_index_lost_after_a_crash_is_rebuilt_from_sqlite(docs, store, docqa_home
     report, index = run([docs], store, emb, docqa_home)
     assert index.rebuilt and emb.embedded == 0
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
+
+
+def test_permission_denied_is_reported_even_as_root(docs, store, docqa_home, monkeypatch):
+    secret = docs / "secret.md"
+    secret.write_text("# hidden")
+    real_read = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "secret.md":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report, _ = run([docs], store, FakeEmbedder(), docqa_home)
+    assert [(Path(f.path).name, f.reason) for f in report.failed] == [
+        ("secret.md", "permission denied")
+    ]
+    assert report.added == 17

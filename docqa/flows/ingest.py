@@ -94,7 +94,7 @@ def ingest(
     max_tokens: int = 256,
     overlap: int = 32,
     prune: bool = False,
-    batch_chunks: int = 256,
+    batch_chunks: int = 64,
     progress: IngestProgress | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
@@ -160,7 +160,7 @@ def _prepare(
             report.failed.append(FileFailure(key, str(exc)))
             progress.advance(files=1)
             continue
-        except (RecursionError, MemoryError, ValueError) as exc:
+        except Exception as exc:  # a parser's own bug must cost one file, not the whole run
             report.failed.append(FileFailure(key, f"cannot parse: {type(exc).__name__}: {exc}"))
             progress.advance(files=1)
             continue
