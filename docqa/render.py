@@ -125,19 +125,7 @@ def answer_json(answer: Answer) -> dict:
         "answer": answer.answer,
         "answerable": answer.answerable,
         "status": answer.status,
-        "citations": [
-            {
-                "n": c.n,
-                "chunk_id": c.hit.chunk_id,
-                "path": c.hit.path,
-                "lines": list(c.hit.lines) if c.hit.lines else None,
-                "page": c.hit.page,
-                "heading": c.hit.heading,
-                "score": c.hit.score,
-                "text": c.hit.text,
-            }
-            for c in answer.citations
-        ],
+        "citations": [{"n": c.n, **hit_json(c.hit)} for c in answer.citations],
         "timings": {k: _round(v) for k, v in answer.timings.items()},
         "tokens": dict(answer.tokens),
         "model": answer.model,
