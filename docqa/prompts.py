@@ -43,7 +43,7 @@ class Prompt:
 
 
 @lru_cache(maxsize=1)
-def _environment():
+def environment():
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -74,7 +74,7 @@ def render_prompt(name: str, variables: dict[str, object]) -> Prompt:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read template {path}: {exc}") from exc
-    env = _environment()
+    env = environment()
     try:
         template = env.from_string(source)
         context = template.new_context(dict(variables))
@@ -92,3 +92,14 @@ def render_prompt(name: str, variables: dict[str, object]) -> Prompt:
         where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise TemplateError(f"template {label}{where}: {exc.message or exc}") from exc
     return Prompt(template=label, messages=tuple(messages))
+
+
+def load_program(name: str):
+    """The template program for a name or path (see docqa.guide.program)."""
+    from docqa.guide.program import Program
+
+    label, path = resolve_template(name)
+    try:
+        return Program(source=path.read_text(encoding="utf-8"), label=label)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"cannot read template {path}: {exc}") from exc

@@ -89,18 +89,6 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class Completion:
-    """What a language model returned for one prompt."""
-
-    text: str
-    prompt: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str | None = None
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
 class Answer:
     id: int | None  # the interaction id in the store; None with --no-log
     question: str

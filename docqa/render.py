@@ -187,3 +187,25 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
 
 def display_path(path: Path) -> str:
     return shown_path(str(path))
+
+
+# -- run -------------------------------------------------------------------------------------
+def program_json(result, model: str) -> dict:
+    return {
+        "text": result.text,
+        "slots": result.slots,
+        "tokens": result.tokens,
+        "timings": {k: _round(v) for k, v in result.timings.items()},
+        "model": model,
+        "fills": result.slot_records(),
+    }
+
+
+def print_program(console: Console, result, model: str) -> None:
+    console.print(escape(result.text), highlight=False, soft_wrap=True)
+    t = result.tokens
+    console.print(
+        f"\n[dim]{model} · {len(result.fills)} slots · {t['prompt']} prompt tokens "
+        f"({t['cached']} cached) + {t['completion']} generated · "
+        f"{result.timings['total']:.1f} s[/dim]"
+    )

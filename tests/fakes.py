@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from docqa.records import Completion
+from docqa.guide.decode import Fill
+from docqa.guide.slots import Slot
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -56,36 +57,49 @@ class FakeEmbedder:
         return sum(len(c) for c in self.calls)
 
 
-def _default_reply(messages: Sequence[dict], schema: dict) -> dict:
-    return {"answer": "A fake answer.", "citations": [1], "answerable": True}
+def _default_reply(prompt: str, slot: Slot) -> object:
+    if slot.name == "reply":
+        return {"answer": "A fake answer.", "citations": [1], "answerable": True}
+    if slot.choices:
+        return slot.choices[0]
+    return f"<{slot.name}>"
 
 
 class FakeLLM:
-    """Returns scripted JSON replies; records what it was asked."""
+    """Fills slots with scripted values; records every prompt and slot it was given.
+
+    `reply(prompt, slot)` returns the value: a string, or any JSON value for schema slots.
+    """
 
     def __init__(
-        self,
-        reply: Callable[[Sequence[dict], dict], dict | str] = _default_reply,
-        name: str = "fake-llm",
+        self, reply: Callable[[str, Slot], object] = _default_reply, name: str = "fake-llm"
     ):
         self.reply = reply
         self.name = name
-        self.prompts: list[list[dict]] = []
-        self.schemas: list[dict] = []
+        self.prompts: list[str] = []
+        self.slots: list[Slot] = []
 
     def load(self) -> None:
         pass
 
-    def complete(self, messages, *, schema, max_tokens) -> Completion:
-        self.prompts.append(list(messages))
-        self.schemas.append(schema)
-        reply = self.reply(messages, schema)
-        text = reply if isinstance(reply, str) else json.dumps(reply)
-        prompt = "\n".join(m["content"] for m in messages)
-        return Completion(
+    def role_markers(self) -> dict[str, tuple[str, str]]:
+        markers = {r: (f"<{r}>", f"</{r}>\n") for r in ("system", "user", "assistant")}
+        markers["generation"] = ("<assistant>", "")
+        return markers
+
+    def fill(self, prompt: str, slot: Slot) -> Fill:
+        self.prompts.append(prompt)
+        self.slots.append(slot)
+        value = self.reply(prompt, slot)
+        text = value if isinstance(value, str) else json.dumps(value)
+        return Fill(
+            slot=slot,
             text=text,
-            prompt=prompt,
+            tokens=tuple(range(len(text.split()))),
+            logprob=-1.0,
             prompt_tokens=len(prompt.split()),
-            completion_tokens=len(text.split()),
-            finish_reason="stop",
+            cached_tokens=0,
+            finish="stop",
+            healed="",
+            seconds=0.0,
         )

@@ -96,12 +96,17 @@ def test_ask_json_contract_and_record(ingested, fakes):
     assert data["answer"] == "A fake answer." and data["answerable"] is True
     assert data["status"] == "answered" and data["model"] == "fake-llm"
     assert set(data["timings"]) >= {"embed", "retrieve", "prompt", "generate", "total"}
-    assert set(data["tokens"]) == {"prompt", "completion"}
+    assert set(data["tokens"]) == {"prompt", "cached", "completion"}
     [citation] = data["citations"]
     assert citation["n"] == 1 and citation["path"].endswith("eiffel_tower.txt")
     assert {"chunk_id", "lines", "page", "score", "text"} <= set(citation)
     # the schema only allows the numbers of the sources shown
-    assert llm.schemas[0]["properties"]["citations"]["items"]["enum"] == [1, 2, 3, 4, 5]
+    [slot] = llm.slots
+    assert slot.name == "reply" and slot.kind == "schema"
+    assert slot.schema["properties"]["citations"]["items"]["enum"] == [1, 2, 3, 4, 5]
+    # the prompt is the template rendered up to the slot, in the model's chat format
+    assert llm.prompts[0].startswith("<system>You answer questions using only")
+    assert llm.prompts[0].endswith("Question: How tall is the Eiffel Tower?</user>\n<assistant>")
     # the interaction is recorded, with every stage
     from docqa.config import load_settings
     from docqa.store import Store
@@ -128,7 +133,7 @@ def test_ask_no_log_records_nothing(ingested):
 
 def test_ask_unanswerable_drops_citations(ingested, fakes):
     _, llm = fakes
-    llm.reply = lambda m, s: {
+    llm.reply = lambda prompt, slot: {
         "answer": "The documents do not say.",
         "citations": [2],
         "answerable": False,
@@ -156,10 +161,14 @@ def test_ask_template_from_a_path(ingested, fakes, tmp_path):
     _, llm = fakes
     tpl = tmp_path / "mine.j2"
     tpl.write_text(
-        "{% block user %}Q: {{ question }} ({{ sources | length }} sources){% endblock %}"
+        "Q: {{ question }} ({{ sources | length }} sources) "
+        "A: {{ gen('answer', stop='\\n') }} C: {{ gen('citations', regex='[1-5]') }}"
     )
-    assert invoke("ask", "Who built it?", "--template", tpl, "--json").exit_code == 0
-    assert llm.prompts[-1] == [{"role": "user", "content": "Q: Who built it? (5 sources)"}]
+    llm.reply = lambda prompt, slot: {"answer": "Gustave Eiffel", "citations": "2"}[slot.name]
+    data = json.loads(invoke("ask", "Who built it?", "--template", tpl, "--json").stdout)
+    assert llm.prompts[0] == "Q: Who built it? (5 sources) A: "
+    assert llm.prompts[1] == "Q: Who built it? (5 sources) A: Gustave Eiffel C: "
+    assert (data["answer"], [c["n"] for c in data["citations"]]) == ("Gustave Eiffel", [2])
 
 
 @pytest.mark.parametrize(
@@ -184,7 +193,7 @@ def test_errors_are_one_clear_line(fakes, args, code, message):
 
 def test_broken_template_is_a_clear_error(ingested, tmp_path):
     tpl = tmp_path / "bad.j2"
-    tpl.write_text("{% block user %}{{ question }{% endblock %}")
+    tpl.write_text("{{ question }")
     result = invoke("ask", "Who?", "--template", tpl)
     assert (
         result.exit_code == 1 and "template" in result.stderr and "Traceback" not in result.output

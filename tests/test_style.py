@@ -15,6 +15,7 @@ ruff = shutil.which("ruff")
 @pytest.mark.skipif(ruff is None, reason="ruff is installed with the test extra")
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]])
 def test_ruff(args):
-    result = subprocess.run([ruff, *args, "docqa", "tests", "bench"], cwd=REPO,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [ruff, *args, "docqa", "tests", "bench"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,8 +7,9 @@ from typing import Protocol
 
 import numpy as np
 
+from docqa.guide.decode import Fill
+from docqa.guide.slots import Slot
 from docqa.ingest.chunker import Tokenizer
-from docqa.records import Completion
 
 
 class Embedder(Protocol):
@@ -41,14 +42,18 @@ class VectorIndex(Protocol):
 
 
 class LLM(Protocol):
+    """A language model that fills template-program slots (docqa.guide.program.Generator)."""
+
     name: str
 
     def load(self) -> None:
-        """Load the model now (otherwise the first completion does); idempotent."""
+        """Load the model now (otherwise the first slot does); idempotent."""
         ...
 
-    def complete(
-        self, messages: Sequence[dict[str, str]], *, schema: dict, max_tokens: int
-    ) -> Completion:
-        """Complete a chat; the output is held to the JSON schema."""
+    def role_markers(self) -> dict[str, tuple[str, str]]:
+        """Chat-format text before and after a message, by role (see docqa.guide.chat)."""
+        ...
+
+    def fill(self, prompt: str, slot: Slot) -> Fill:
+        """Generate the slot's value after `prompt`, held to its constraint."""
         ...

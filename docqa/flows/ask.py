@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.errors import DocqaError, GenerationError
 from docqa.flows.retrieve import Retrieval, retrieve
-from docqa.prompts import Prompt, render_prompt
-from docqa.records import Answer, Citation, Completion, Hit
+from docqa.guide.program import ProgramResult
+from docqa.prompts import load_program
+from docqa.records import Answer, Citation, Hit
 from docqa.store import Store
 
 MAX_ANSWER_CHARS = 300
@@ -44,10 +47,7 @@ def answer_schema(n_sources: int) -> dict:
     }
 
 
-def max_output_tokens(schema: dict) -> int:
-    """A token budget the schema's longest reply fits in: every token of the reply holds at
-    least one character (two for the rare character the model spells in bytes)."""
-    return 2 * MAX_ANSWER_CHARS + 8 * MAX_CITATIONS + 64
+REPLY_TOKENS = 160  # the reply slot's budget; the decoder closes the JSON inside it
 
 
 def _title(hit: Hit) -> str:
@@ -89,6 +89,7 @@ def ask(
         embedder.load()
         llm.load()
         load_seconds = time.perf_counter() - t_load
+        program = load_program(options.template)
         found = retrieve(question, store=store, embedder=embedder, index=index, k=options.k)
         record["question"] = found.question
         record["question_embedding"] = found.vector.astype("float32").tobytes()
@@ -106,37 +107,34 @@ def ask(
                 "data": {"hits": [_hit_record(h) for h in found.hits]},
             }
         )
-
-        t0 = time.perf_counter()
-        prompt = _prompt(found, options)
-        schema = answer_schema(len(found.hits))
-        t1 = time.perf_counter()
+        variables = _variables(found)
+        result = program.run(llm, variables)
+        reply = _reply(result)
+        record.update(
+            prompt=result.text,
+            raw_output=json.dumps(reply, ensure_ascii=False),
+            prompt_tokens=result.tokens["prompt"],
+            completion_tokens=result.tokens["completion"],
+        )
         steps.append(
             {
                 "stage": "prompt",
-                "seconds": t1 - t0,
+                "seconds": result.timings["template"],
                 "data": {
-                    "template": prompt.template,
-                    "sha256": prompt.sha256,
-                    "messages": list(prompt.messages),
-                    "schema": schema,
+                    "template": program.label,
+                    "sha256": hashlib.sha256(result.text.encode()).hexdigest(),
+                    "schema": variables["schema"],
                 },
             }
         )
-        completion = llm.complete(
-            prompt.messages, schema=schema, max_tokens=max_output_tokens(schema)
-        )
-        t2 = time.perf_counter()
-        record.update(
-            prompt=completion.prompt,
-            raw_output=completion.text,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-        )
         steps.append(
-            {"stage": "generate", "seconds": t2 - t1, "data": _completion_record(completion)}
+            {
+                "stage": "generate",
+                "seconds": result.timings["generate"],
+                "data": {"tokens": result.tokens, "slots": result.slot_records()},
+            }
         )
-        answer_text, answerable, numbers = parse_reply(completion)
+        answer_text, answerable, numbers = parse_reply(reply)
     except DocqaError as exc:
         if options.log and "question_embedding" in record:
             record.update(status="error", error=str(exc), seconds=time.perf_counter() - started)
@@ -149,11 +147,11 @@ def ask(
         "load": load_seconds,
         "embed": found.timings["embed"],
         "retrieve": found.timings["retrieve"],
-        "prompt": t1 - t0,
-        "generate": t2 - t1,
+        "prompt": result.timings["template"],
+        "generate": result.timings["generate"],
     }
     timings["total"] = time.perf_counter() - started
-    tokens = {"prompt": completion.prompt_tokens, "completion": completion.completion_tokens}
+    tokens = dict(result.tokens)
     iid = None
     if options.log:
         record.update(
@@ -181,13 +179,13 @@ def ask(
         hits=found.hits,
         status=status,
         model=llm.name,
-        template=prompt.template,
+        template=program.label,
         timings=timings,
         tokens=tokens,
     )
 
 
-def _prompt(found: Retrieval, options: AskOptions) -> Prompt:
+def _variables(found: Retrieval) -> dict:
     sources = [
         {
             "n": i,
@@ -199,25 +197,49 @@ def _prompt(found: Retrieval, options: AskOptions) -> Prompt:
         }
         for i, h in enumerate(found.hits, start=1)
     ]
-    return render_prompt(
-        options.template,
-        {"question": found.question, "sources": sources, "max_citations": MAX_CITATIONS},
+    return {
+        "question": found.question,
+        "sources": sources,
+        "max_citations": MAX_CITATIONS,
+        "schema": answer_schema(len(found.hits)),
+        "reply_tokens": REPLY_TOKENS,
+    }
+
+
+def _reply(result: ProgramResult) -> dict:
+    """The reply a template produced: one `reply` slot holding the JSON object, or separate
+    `answer`, `citations` and `answerable` slots."""
+    if isinstance(result.slots.get("reply"), dict):
+        return dict(result.slots["reply"])  # type: ignore[arg-type]
+    if "answer" in result.slots:
+        reply: dict = {"answer": result.slots["answer"]}
+        cites = result.slots.get("citations", [])
+        if isinstance(cites, str):
+            cites = [int(x) for x in re.findall(r"\d+", cites)]
+        reply["citations"] = cites
+        answerable = result.slots.get("answerable", True)
+        reply["answerable"] = (
+            answerable
+            if isinstance(answerable, bool)
+            else str(answerable).strip().lower() in ("true", "yes")
+        )
+        return reply
+    raise GenerationError(
+        "the template filled no `reply` slot (nor `answer`): an ask template must produce one"
     )
 
 
-def parse_reply(completion: Completion) -> tuple[str, bool, list[int]]:
-    """(answer, answerable, citation numbers) from the model's JSON reply."""
+def parse_reply(reply: dict) -> tuple[str, bool, list[int]]:
+    """(answer, answerable, citation numbers) from the model's reply."""
     try:
-        data = json.loads(completion.text)
-        answer = str(data["answer"]).strip()
-        answerable = bool(data["answerable"])
-        numbers = []
-        for n in data.get("citations") or []:
-            if isinstance(n, int) and n not in numbers:
+        answer = str(reply["answer"]).strip()
+        answerable = bool(reply.get("answerable", True))
+        numbers: list[int] = []
+        for n in reply.get("citations") or []:
+            if isinstance(n, int) and not isinstance(n, bool) and n not in numbers:
                 numbers.append(n)
-    except (ValueError, KeyError, TypeError) as exc:
-        cut = " (cut off at the token limit)" if completion.finish_reason == "length" else ""
-        raise GenerationError(f"the model's reply was not the expected JSON{cut}: {exc}") from exc
+    except (KeyError, TypeError) as exc:
+        raise GenerationError(f"the model's reply lacks a field: {exc}") from exc
     if not answerable:
         numbers = []
     return answer, answerable, numbers
@@ -230,13 +252,4 @@ def _hit_record(hit: Hit) -> dict:
         "dense_score": hit.dense_score,
         "dense_rank": hit.dense_rank,
         "lexical_rank": hit.lexical_rank,
-    }
-
-
-def _completion_record(c: Completion) -> dict:
-    return {
-        "prompt_tokens": c.prompt_tokens,
-        "completion_tokens": c.completion_tokens,
-        "finish_reason": c.finish_reason,
-        "raw_output": c.text,
     }

@@ -1,0 +1,250 @@
+"""Filling one slot token by token: llguidance masks, token healing, and a slot that always
+closes inside its token budget.
+
+Closing: near the end of the budget the decoder checks, before each token, that the shortest
+way to a complete value still fits in what is left; when it would not, it takes that shortest
+way instead (string closed, required keys written, arrays and objects shut). So a schema slot
+never ends as truncated JSON and a regex slot always matches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from docqa.errors import GenerationError, TemplateError
+from docqa.guide.engine import LlamaEngine
+from docqa.guide.slots import Slot
+
+# Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
+_CLOSING_ORDER = (
+    b'"',
+    b"}",
+    b"]",
+    b'"}',
+    b'"]',
+    b"]}",
+    b"}}",
+    b"]]",
+    b",",
+    b":",
+    b"0",
+    b"[]",
+    b"{}",
+    b"false",
+    b"true",
+    b"null",
+    b"[",
+    b"{",
+)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One filled slot."""
+
+    slot: Slot
+    text: str  # the slot's value as text
+    tokens: tuple[int, ...]  # generated tokens (a healed token included)
+    logprob: float  # sum of the chosen tokens' log-probabilities under the mask
+    prompt_tokens: int
+    cached_tokens: int
+    finish: str  # "stop" | "stop_string" | "length" | "closed" (forced close at the budget)
+    healed: str  # prompt text that was backed up and regenerated ("" when none)
+    seconds: float
+
+
+class Decoder:
+    """Guided decoding on one engine; keeps per-vocabulary tables between slots."""
+
+    def __init__(self, engine: LlamaEngine, seed: int = 0):
+        self.engine = engine
+        self.rng = np.random.default_rng(seed)
+        self._matcher_cache: dict[str, object] = {}
+
+    # -- vocabulary tables -----------------------------------------------------------------
+    @cached_property
+    def _sorted_bytes(self) -> list[bytes]:
+        return sorted(self.engine.token_bytes)
+
+    @cached_property
+    def _close_priority(self) -> np.ndarray:
+        """Lower is better when closing: the tokens that end strings, arrays and objects, then
+        the shortest values, then the shortest tokens."""
+        rank = {b: i for i, b in enumerate(_CLOSING_ORDER)}
+        prio = np.empty(self.engine.n_vocab, dtype=np.int64)
+        for t, b in enumerate(self.engine.token_bytes):
+            prio[t] = rank.get(b, 1000 + len(b) if b else 10_000)
+        return prio
+
+    def _extendable(self, piece: bytes) -> bool:
+        """Whether some token is longer than `piece` and starts with it."""
+        table = self._sorted_bytes
+        i = bisect.bisect_right(table, piece)
+        return i < len(table) and table[i].startswith(piece)
+
+    # -- masks -----------------------------------------------------------------------------
+    def _matcher(self, grammar: str, slot: Slot):
+        from llguidance import LLMatcher
+
+        m = LLMatcher(self.engine.guidance_tokenizer, grammar, log_level=0)
+        if m.is_error():
+            raise TemplateError(f"slot {slot.name!r}: invalid constraint: {m.get_error()}")
+        return m
+
+    def _allowed(self, matcher) -> np.ndarray:
+        n = self.engine.n_vocab
+        mask = np.zeros((n + 31) // 32, dtype=np.int32)
+        matcher.unsafe_compute_mask_ptr(mask.ctypes.data, mask.nbytes)
+        return np.unpackbits(mask.view(np.uint8), bitorder="little")[:n].astype(bool)
+
+    def closing_path(self, matcher, limit: int) -> list[int] | None:
+        """The shortest-effort tokens that complete the value, or None beyond `limit`."""
+        m = matcher.deep_copy()
+        path: list[int] = []
+        prio = self._close_priority
+        while not m.is_accepting():
+            if len(path) >= limit or m.is_error():
+                return None
+            forced = m.compute_ff_tokens()
+            if forced:
+                if not m.consume_tokens(forced):
+                    return None
+                path.extend(forced)
+                continue
+            allowed = np.flatnonzero(self._allowed(m))
+            allowed = allowed[allowed != self.engine.eos]
+            if len(allowed) == 0:
+                return None
+            t = int(allowed[np.argmin(prio[allowed])])
+            if not m.consume_token(t):
+                return None
+            path.append(t)
+        return path
+
+    # -- the loop --------------------------------------------------------------------------
+    def fill(self, prompt: str, slot: Slot, *, heal: bool = True) -> Fill:
+        started = time.perf_counter()
+        engine = self.engine
+        tokens = list(engine.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        healed = ""
+        if heal and len(tokens) > 1:
+            piece = engine.token_bytes[tokens[-1]]
+            if piece and self._extendable(piece):
+                try:
+                    healed = piece.decode("utf-8")
+                    tokens = tokens[:-1]
+                except UnicodeDecodeError:
+                    healed = ""
+        cached = engine.prefill(tokens)
+        grammar = slot.grammar(healed)
+        matcher = self._matcher(grammar, slot) if grammar else None
+        budget = slot.max_tokens + (1 if healed else 0)
+        free_after_heal = slot.lark_body() is None
+        close_cost = 0
+        if matcher is not None:
+            first = self.closing_path(matcher, budget)
+            if first is None:
+                raise TemplateError(
+                    f"slot {slot.name!r} cannot be completed within max_tokens={slot.max_tokens}"
+                )
+            close_cost = len(first)
+
+        out: list[int] = []
+        logprob = 0.0
+        finish = "length"
+        pending: int | None = None
+        while len(out) < budget:
+            if pending is not None:
+                engine.push(pending)
+                pending = None
+            logits = engine.logits()
+            if matcher is not None:
+                logits[~self._allowed(matcher)] = -np.inf
+            t = self._choose(logits, slot.temperature)
+            lp = float(logits[t] - _logsumexp(logits))
+            if matcher is not None:
+                left = budget - len(out) - 1
+                if left <= close_cost + 8 and t != engine.eos:
+                    after = matcher.deep_copy()
+                    after.consume_token(t)
+                    path = self.closing_path(after, left) if not after.is_error() else None
+                    if path is None:
+                        forced = self.closing_path(matcher, budget - len(out)) or []
+                        for f in forced:
+                            matcher.consume_token(f)
+                        out.extend(forced)
+                        finish = "closed"
+                        break
+                    close_cost = len(path)
+                if not matcher.consume_token(t):
+                    raise GenerationError(f"slot {slot.name!r}: {matcher.get_error()}")
+                if t == engine.eos or matcher.is_stopped():
+                    if t != engine.eos:
+                        out.append(t)
+                        logprob += lp
+                    finish = "stop"
+                    break
+            elif t in engine.eog_tokens:
+                finish = "stop"
+                break
+            out.append(t)
+            logprob += lp
+            pending = t
+            healed_back = len(engine.detokenize(out)) >= len(healed.encode("utf-8"))
+            if free_after_heal and matcher is not None and healed_back:
+                matcher = None  # the healed text is back: the rest of a text slot is free
+            if slot.stop:
+                text = _decode(engine, out)[len(healed) :]
+                hit = _first_stop(text, slot.stop)
+                if hit is not None:
+                    finish = "stop_string"
+                    break
+        if matcher is not None and not free_after_heal and not matcher.is_accepting():
+            raise GenerationError(f"slot {slot.name!r} did not close (a bug in docqa)")
+        text = _decode(engine, out)
+        if healed:
+            if not text.startswith(healed):
+                raise GenerationError(f"slot {slot.name!r}: token healing lost the prompt text")
+            text = text[len(healed) :]
+        if slot.stop:
+            hit = _first_stop(text, slot.stop)
+            if hit is not None:
+                text = text[:hit]
+        return Fill(
+            slot=slot,
+            text=text,
+            tokens=tuple(out),
+            logprob=logprob,
+            prompt_tokens=len(tokens),
+            cached_tokens=cached,
+            finish=finish,
+            healed=healed,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _choose(self, logits: np.ndarray, temperature: float) -> int:
+        if temperature <= 0:
+            return int(np.argmax(logits))
+        z = logits / temperature
+        z = np.exp(z - z.max())
+        return int(self.rng.choice(len(z), p=z / z.sum()))
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    finite = x[np.isfinite(x)]
+    m = float(finite.max())
+    return m + float(np.log(np.exp(finite - m).sum()))
+
+
+def _decode(engine: LlamaEngine, tokens: list[int]) -> str:
+    return engine.detokenize(tokens).decode("utf-8", errors="ignore")
+
+
+def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(hits) if hits else None

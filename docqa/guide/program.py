@@ -1,0 +1,194 @@
+"""Template programs: a jinja2 template whose `gen` and `select` calls are filled by the model.
+
+The template renders incrementally; when it reaches a slot, everything rendered so far is
+the slot's prompt, and the value generated becomes part of the text (and of the prompts of
+the slots after it). Values are readable later as `slots.NAME`. `role("user")` and friends
+wrap text in the model's own chat format; a role is closed by the next `role(...)` or by
+`end_role()`. Variables are data: they are inserted into the text, never evaluated as
+template code, and templates run in jinja2's sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from docqa.errors import DocqaError, GenerationError, TemplateError
+from docqa.guide.decode import Fill
+from docqa.guide.slots import Slot, make_slot
+
+ROLES = ("system", "user", "assistant")
+
+
+class Generator(Protocol):
+    """What a template program needs from a model."""
+
+    name: str
+
+    def load(self) -> None: ...
+
+    def role_markers(self) -> dict[str, tuple[str, str]]: ...
+
+    def fill(self, prompt: str, slot: Slot) -> Fill: ...
+
+
+@dataclass
+class ProgramResult:
+    text: str  # the whole filled template
+    slots: dict[str, object]  # values by name (schema slots parsed into JSON values)
+    fills: list[Fill] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        return {
+            "prompt": sum(f.prompt_tokens for f in self.fills),
+            "cached": sum(f.cached_tokens for f in self.fills),
+            "completion": sum(len(f.tokens) for f in self.fills),
+        }
+
+    @property
+    def timings(self) -> dict[str, float]:
+        generate = sum(f.seconds for f in self.fills)
+        return {
+            "generate": generate,
+            "template": max(0.0, self.seconds - generate),
+            "total": self.seconds,
+        }
+
+    def slot_records(self) -> list[dict]:
+        return [
+            {
+                "name": f.slot.name,
+                "constraint": f.slot.describe(),
+                "value": self.slots.get(f.slot.name),
+                "prompt_tokens": f.prompt_tokens,
+                "cached_tokens": f.cached_tokens,
+                "completion_tokens": len(f.tokens),
+                "finish": f.finish,
+                "healed": f.healed,
+                "logprob": round(f.logprob, 4),
+                "seconds": round(f.seconds, 4),
+            }
+            for f in self.fills
+        ]
+
+
+class _Run:
+    """The state of one execution: text so far, open role, filled slots."""
+
+    def __init__(self, generator: Generator):
+        self.generator = generator
+        self.pieces: list[str] = []
+        self.slots: dict[str, object] = {}
+        self.fills: list[Fill] = []
+        self.open_role: str | None = None
+        self._markers: dict[str, tuple[str, str]] | None = None
+
+    @property
+    def markers(self) -> dict[str, tuple[str, str]]:
+        if self._markers is None:
+            self._markers = self.generator.role_markers()
+        return self._markers
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    # -- template functions ----------------------------------------------------------------
+    def gen(
+        self,
+        name: str,
+        max_tokens: int | None = None,
+        stop=None,
+        regex: str | None = None,
+        schema=None,
+        temperature: float = 0.0,
+    ) -> str:
+        slot = make_slot(
+            name,
+            max_tokens=max_tokens,
+            stop=stop,
+            regex=regex,
+            schema=schema,
+            temperature=temperature,
+        )
+        return self._fill(slot)
+
+    def select(self, name: str, options, max_tokens: int | None = None) -> str:
+        if isinstance(options, str) or not options:
+            raise TemplateError(f"select({name!r}, ...) needs a list of options")
+        return self._fill(make_slot(name, choices=list(options), max_tokens=max_tokens))
+
+    def role(self, name: str) -> str:
+        if name not in ROLES:
+            raise TemplateError(f"role must be one of {', '.join(ROLES)}, not {name!r}")
+        closing = self.end_role()
+        self.open_role = name
+        return closing + self.markers[name][0]
+
+    def end_role(self) -> str:
+        if self.open_role is None:
+            return ""
+        closing = self.markers[self.open_role][1]
+        self.open_role = None
+        return closing
+
+    def _fill(self, slot: Slot) -> str:
+        if slot.name in self.slots:
+            raise TemplateError(f"slot {slot.name!r} is filled twice")
+        prompt = self.text()
+        if self.open_role == "assistant" and prompt.endswith(self.markers["assistant"][0]):
+            # an empty assistant turn is left open: the model's own generation prompt
+            prompt = prompt[: -len(self.markers["assistant"][0])] + self.markers["generation"][0]
+        fill = self.generator.fill(prompt, slot)
+        self.fills.append(fill)
+        value: object = fill.text
+        if slot.schema_json is not None:
+            try:
+                value = json.loads(fill.text)
+            except ValueError as exc:
+                raise GenerationError(f"slot {slot.name!r} produced invalid JSON: {exc}") from exc
+        self.slots[slot.name] = value
+        return fill.text
+
+
+@dataclass(frozen=True)
+class Program:
+    """A template program: its source and where it came from."""
+
+    source: str
+    label: str
+
+    def run(self, generator: Generator, variables: Mapping[str, object]) -> ProgramResult:
+        from jinja2 import TemplateError as JinjaError
+
+        from docqa.prompts import environment
+
+        started = time.perf_counter()
+        run = _Run(generator)
+        reserved = {"gen", "select", "role", "end_role", "slots"} & set(variables)
+        if reserved:
+            raise TemplateError(
+                f"variable names reserved by templates: {', '.join(sorted(reserved))}"
+            )
+        context = dict(variables)
+        context.update(
+            gen=run.gen, select=run.select, role=run.role, end_role=run.end_role, slots=run.slots
+        )
+        try:
+            template = environment().from_string(self.source)
+            for piece in template.generate(context):
+                run.pieces.append(piece)
+        except DocqaError:
+            raise
+        except JinjaError as exc:
+            where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+            raise TemplateError(f"template {self.label}{where}: {exc.message or exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise TemplateError(f"template {self.label}: {exc}") from exc
+        return ProgramResult(
+            text=run.text(), slots=run.slots, fills=run.fills, seconds=time.perf_counter() - started
+        )
