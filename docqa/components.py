@@ -49,6 +49,7 @@ class Components:
             resolve_model_path(self.settings),
             n_ctx=self.settings.n_ctx,
             threads=self.settings.threads,
+            cache_dir=self.settings.cache_dir,
         )
 
     def new_index(self, dimension: int | None = None) -> HnswIndex:

@@ -78,6 +78,8 @@ class FakeLLM:
         self.name = name
         self.prompts: list[str] = []
         self.slots: list[Slot] = []
+        self.heals: list[bool] = []
+        self.cache_prefixes: list[str | None] = []
 
     def load(self) -> None:
         pass
@@ -87,7 +89,11 @@ class FakeLLM:
         markers["generation"] = ("<assistant>", "")
         return markers
 
-    def fill(self, prompt: str, slot: Slot) -> Fill:
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill:
+        self.cache_prefixes.append(cache_prefix)
+        self.heals.append(heal)
         self.prompts.append(prompt)
         self.slots.append(slot)
         value = self.reply(prompt, slot)

@@ -8,12 +8,22 @@ from pathlib import Path
 from docqa.guide.chat import role_markers
 from docqa.guide.decode import Decoder, Fill
 from docqa.guide.engine import LlamaEngine
+from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
 
 
 class LlamaCppLLM:
-    def __init__(self, path: Path, *, n_ctx: int = 4096, threads: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        cache_dir: Path | None = None,
+    ):
         self.engine = LlamaEngine(path, n_ctx=n_ctx, threads=threads, seed=seed)
+        self.cache = PrefixCache(cache_dir) if cache_dir is not None else None
         self.name = self.engine.name
         self._decoder: Decoder | None = None
 
@@ -23,12 +33,14 @@ class LlamaCppLLM:
     @property
     def decoder(self) -> Decoder:
         if self._decoder is None:
-            self._decoder = Decoder(self.engine, seed=self.engine.seed)
+            self._decoder = Decoder(self.engine, seed=self.engine.seed, cache=self.cache)
         return self._decoder
 
     def role_markers(self) -> dict[str, tuple[str, str]]:
         e = self.engine
         return role_markers(e.chat_template, e.bos_text, e.eos_text)
 
-    def fill(self, prompt: str, slot: Slot) -> Fill:
-        return self.decoder.fill(prompt, slot)
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill:
+        return self.decoder.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)

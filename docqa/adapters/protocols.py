@@ -54,6 +54,10 @@ class LLM(Protocol):
         """Chat-format text before and after a message, by role (see docqa.guide.chat)."""
         ...
 
-    def fill(self, prompt: str, slot: Slot) -> Fill:
-        """Generate the slot's value after `prompt`, held to its constraint."""
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill:
+        """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
+        decoder back up the prompt's last token (token healing); `cache_prefix` is the
+        template's static prefix, whose KV state may come from the disk cache."""
         ...

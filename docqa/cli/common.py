@@ -86,6 +86,8 @@ def guarded(fn: F) -> F:
             from rich.markup import escape
 
             raise fail(escape(str(exc)), exc.exit_code) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
@@ -94,6 +96,13 @@ def guarded(fn: F) -> F:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(1) from None
+        except Exception as exc:  # a bug: still one line, never a traceback, unless debugging
+            if os.environ.get("DOCQA_DEBUG"):
+                raise
+            from rich.markup import escape
+
+            message = f"internal error: {type(exc).__name__}: {exc} (DOCQA_DEBUG=1 shows more)"
+            raise fail(escape(message), 1) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from docqa.errors import GenerationError, TemplateError
 from docqa.guide.engine import LlamaEngine
+from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
 
 # Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
@@ -56,13 +57,15 @@ class Fill:
     finish: str  # "stop" | "stop_string" | "length" | "closed" (forced close at the budget)
     healed: str  # prompt text that was backed up and regenerated ("" when none)
     seconds: float
+    first_token_seconds: float = 0.0  # from the start of the fill to its first token
 
 
 class Decoder:
     """Guided decoding on one engine; keeps per-vocabulary tables between slots."""
 
-    def __init__(self, engine: LlamaEngine, seed: int = 0):
+    def __init__(self, engine: LlamaEngine, seed: int = 0, cache: PrefixCache | None = None):
         self.engine = engine
+        self.cache = cache
         self.rng = np.random.default_rng(seed)
         self._matcher_cache: dict[str, object] = {}
 
@@ -127,12 +130,33 @@ class Decoder:
         return path
 
     # -- the loop --------------------------------------------------------------------------
-    def fill(self, prompt: str, slot: Slot, *, heal: bool = True) -> Fill:
+    def _restore_prefix(self, prefix: str, tokens: list[int]) -> int:
+        """Bring the template's static prefix into the context from the disk cache, or put it
+        in the cache, when the context does not hold it yet. Returns how many prefix tokens
+        had to be evaluated here (0 when they came from the cache or the context)."""
+        engine = self.engine
+        ptoks = list(engine.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True))
+        if len(ptoks) < 2 or tokens[: len(ptoks)] != ptoks or len(ptoks) >= len(tokens):
+            return 0
+        if engine.context_tokens[: len(ptoks)] == ptoks:
+            return 0
+        if self.cache.load(engine, ptoks):
+            return 0
+        reused = engine.prefill(ptoks)
+        self.cache.save(engine, ptoks)
+        return len(ptoks) - reused
+
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill:
         started = time.perf_counter()
         engine = self.engine
         tokens = list(engine.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if not tokens:  # an empty prompt starts after a document boundary
+            bos = engine.llm.token_bos()
+            tokens = [bos if bos >= 0 else engine.eos]
         healed = ""
-        if heal and len(tokens) > 1:
+        if heal and len(tokens) > 1 and not engine.is_special(tokens[-1]):
             piece = engine.token_bytes[tokens[-1]]
             if piece and self._extendable(piece):
                 try:
@@ -140,7 +164,10 @@ class Decoder:
                     tokens = tokens[:-1]
                 except UnicodeDecodeError:
                     healed = ""
-        cached = engine.prefill(tokens)
+        fresh = 0
+        if cache_prefix and self.cache is not None:
+            fresh = self._restore_prefix(cache_prefix, tokens)
+        cached = engine.prefill(tokens) - fresh
         grammar = slot.grammar(healed)
         matcher = self._matcher(grammar, slot) if grammar else None
         budget = slot.max_tokens + (1 if healed else 0)
@@ -155,6 +182,7 @@ class Decoder:
             close_cost = len(first)
 
         out: list[int] = []
+        first_token_at: float | None = None
         logprob = 0.0
         finish = "length"
         pending: int | None = None
@@ -166,6 +194,8 @@ class Decoder:
             if matcher is not None:
                 logits[~self._allowed(matcher)] = -np.inf
             t = self._choose(logits, slot.temperature)
+            if first_token_at is None:
+                first_token_at = time.perf_counter() - started
             lp = float(logits[t] - _logsumexp(logits))
             if matcher is not None:
                 left = budget - len(out) - 1
@@ -225,6 +255,7 @@ class Decoder:
             finish=finish,
             healed=healed,
             seconds=time.perf_counter() - started,
+            first_token_seconds=first_token_at or 0.0,
         )
 
     def _choose(self, logits: np.ndarray, temperature: float) -> int:

@@ -80,6 +80,20 @@ class LlamaEngine:
         return frozenset(t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
 
     @cached_property
+    def special_tokens(self) -> frozenset[int]:
+        """Control tokens (chat markers, BOS/EOS): their text is the format's."""
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+        return frozenset(
+            t for t in range(self.n_vocab) if llama_cpp.llama_token_get_attr(vocab, t) & control
+        )
+
+    def is_special(self, token: int) -> bool:
+        return token in self.special_tokens
+
+    @cached_property
     def chat_template(self) -> str | None:
         return self.llm.metadata.get("tokenizer.chat_template")
 

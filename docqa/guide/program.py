@@ -4,8 +4,10 @@ The template renders incrementally; when it reaches a slot, everything rendered 
 the slot's prompt, and the value generated becomes part of the text (and of the prompts of
 the slots after it). Values are readable later as `slots.NAME`. `role("user")` and friends
 wrap text in the model's own chat format; a role is closed by the next `role(...)` or by
-`end_role()`. Variables are data: they are inserted into the text, never evaluated as
-template code, and templates run in jinja2's sandbox.
+`end_role()`. `cache_point()` marks the end of the static prefix, whose KV state later
+processes restore from disk instead of prefilling it. Variables are data: they are
+inserted into the text, never evaluated as template code, and templates run in jinja2's
+sandbox.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class Generator(Protocol):
 
     def role_markers(self) -> dict[str, tuple[str, str]]: ...
 
-    def fill(self, prompt: str, slot: Slot) -> Fill: ...
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill: ...
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ProgramResult:
                 "healed": f.healed,
                 "logprob": round(f.logprob, 4),
                 "seconds": round(f.seconds, 4),
+                "first_token_seconds": round(f.first_token_seconds, 4),
             }
             for f in self.fills
         ]
@@ -80,12 +85,14 @@ class ProgramResult:
 class _Run:
     """The state of one execution: text so far, open role, filled slots."""
 
-    def __init__(self, generator: Generator):
+    def __init__(self, generator: Generator, heal: bool = True):
         self.generator = generator
+        self.heal = heal
         self.pieces: list[str] = []
         self.slots: dict[str, object] = {}
         self.fills: list[Fill] = []
         self.open_role: str | None = None
+        self.cache_prefix: str | None = None
         self._markers: dict[str, tuple[str, str]] | None = None
 
     @property
@@ -129,6 +136,12 @@ class _Run:
         self.open_role = name
         return closing + self.markers[name][0]
 
+    def cache_point(self) -> str:
+        """Mark the end of the template's static prefix: its KV state is kept on disk and
+        restored by later processes instead of being prefilled."""
+        self.cache_prefix = self.text()
+        return ""
+
     def end_role(self) -> str:
         if self.open_role is None:
             return ""
@@ -143,7 +156,11 @@ class _Run:
         if self.open_role == "assistant" and prompt.endswith(self.markers["assistant"][0]):
             # an empty assistant turn is left open: the model's own generation prompt
             prompt = prompt[: -len(self.markers["assistant"][0])] + self.markers["generation"][0]
-        fill = self.generator.fill(prompt, slot)
+        # no healing right after a chat marker: the text there is the format's, not the user's
+        after_marker = any(prompt.endswith(p) for p, _ in self.markers.values() if p)
+        fill = self.generator.fill(
+            prompt, slot, heal=self.heal and not after_marker, cache_prefix=self.cache_prefix
+        )
         self.fills.append(fill)
         value: object = fill.text
         if slot.schema_json is not None:
@@ -162,21 +179,28 @@ class Program:
     source: str
     label: str
 
-    def run(self, generator: Generator, variables: Mapping[str, object]) -> ProgramResult:
+    def run(
+        self, generator: Generator, variables: Mapping[str, object], *, heal: bool = True
+    ) -> ProgramResult:
         from jinja2 import TemplateError as JinjaError
 
         from docqa.prompts import environment
 
         started = time.perf_counter()
-        run = _Run(generator)
-        reserved = {"gen", "select", "role", "end_role", "slots"} & set(variables)
+        run = _Run(generator, heal=heal)
+        reserved = {"gen", "select", "role", "end_role", "cache_point", "slots"} & set(variables)
         if reserved:
             raise TemplateError(
                 f"variable names reserved by templates: {', '.join(sorted(reserved))}"
             )
         context = dict(variables)
         context.update(
-            gen=run.gen, select=run.select, role=run.role, end_role=run.end_role, slots=run.slots
+            gen=run.gen,
+            select=run.select,
+            role=run.role,
+            end_role=run.end_role,
+            cache_point=run.cache_point,
+            slots=run.slots,
         )
         try:
             template = environment().from_string(self.source)
@@ -188,7 +212,8 @@ class Program:
             where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
             raise TemplateError(f"template {self.label}{where}: {exc.message or exc}") from exc
         except (TypeError, ValueError) as exc:
-            raise TemplateError(f"template {self.label}: {exc}") from exc
+            message = str(exc).replace("_Run.", "")
+            raise TemplateError(f"template {self.label}: {message}") from exc
         return ProgramResult(
             text=run.text(), slots=run.slots, fills=run.fills, seconds=time.perf_counter() - started
         )
