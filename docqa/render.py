@@ -209,3 +209,17 @@ def print_program(console: Console, result, model: str) -> None:
         f"({t['cached']} cached) + {t['completion']} generated · "
         f"{result.timings['total']:.1f} s[/dim]"
     )
+
+
+def beam_json(beam) -> dict:
+    return {"score": round(beam.logprob, 4), "slots": beam.result.slots, "text": beam.result.text}
+
+
+def print_beams(console: Console, beams) -> None:
+    table = Table(box=None, header_style="bold", title="beams")
+    table.add_column("#", justify="right")
+    table.add_column("log-prob", justify="right")
+    table.add_column("slots", overflow="fold")
+    for i, b in enumerate(beams, start=1):
+        table.add_row(str(i), f"{b.logprob:.3f}", escape(dumps(b.result.slots)))
+    console.print(table)

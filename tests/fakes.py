@@ -80,6 +80,7 @@ class FakeLLM:
         self.slots: list[Slot] = []
         self.heals: list[bool] = []
         self.cache_prefixes: list[str | None] = []
+        self.beam_options: Callable[[str, Slot], list[tuple[str, float]]] = lambda p, s: []
 
     def load(self) -> None:
         pass
@@ -109,3 +110,24 @@ class FakeLLM:
             healed="",
             seconds=0.0,
         )
+
+    def fill_beams(
+        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> list[Fill]:
+        """Scripted beams: `beam_options(prompt, slot)` gives (value, logprob) pairs."""
+        self.prompts.append(prompt)
+        options = self.beam_options(prompt, slot)[:n]
+        return [
+            Fill(
+                slot=slot,
+                text=v,
+                tokens=(1,),
+                logprob=lp,
+                prompt_tokens=1,
+                cached_tokens=0,
+                finish="stop",
+                healed="",
+                seconds=0.0,
+            )
+            for v, lp in options
+        ]

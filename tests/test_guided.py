@@ -179,3 +179,36 @@ def test_the_static_prefix_comes_from_the_disk_cache_in_a_new_process(tmp_path):
         LlamaCppLLM(path, n_ctx=2048, cache_dir=tmp_path), {"thing": "a fruit"}
     )
     assert again.text == cold.text and kv.read_bytes().startswith(b"DOCQAKV1")
+
+
+def test_beam_search_returns_distinct_complete_programs_in_score_order(llm):
+    from docqa.guide.beams import run_beams
+
+    source = (
+        "{{ role('user') }}Name a large city in Europe.{{ role('assistant') }}"
+        "{{ gen('city', max_tokens=6, stop='\\n') }}{{ end_role() }}\n"
+        "Country code: {{ gen('code', regex='[A-Z]{2}') }}"
+    )
+    beams = run_beams(Program(source, "t"), llm, {}, 3)
+    assert len(beams) == 3
+    scores = [b.logprob for b in beams]
+    assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+    assert len({b.result.text for b in beams}) == 3
+    for b in beams:
+        assert re.fullmatch("[A-Z]{2}", b.result.slots["code"])
+        assert set(b.result.slots) == {"city", "code"}
+        assert b.logprob == pytest.approx(sum(f.logprob for f in b.result.fills))
+    # the best beam is at least as likely as the greedy program
+    greedy = Program(source, "t").run(llm, {})
+    assert beams[0].logprob >= sum(f.logprob for f in greedy.fills) - 1e-6
+
+
+def test_slot_beams_keep_the_schema(llm):
+    schema = SCHEMAS[1]
+    _, slots = fill(
+        llm,
+        "A famous bridge as JSON:",
+        "{{ gen('x', schema=s, max_tokens=40, beams=3) }}",
+        s=schema,
+    )
+    jsonschema.validate(slots["x"], schema)

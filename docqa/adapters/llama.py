@@ -44,3 +44,7 @@ class LlamaCppLLM:
         self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
     ) -> Fill:
         return self.decoder.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)
+
+    def fill_beams(self, prompt: str, slot: Slot, n: int, *, heal: bool = True,
+                   cache_prefix: str | None = None) -> list[Fill]:  # fmt: skip
+        return self.decoder.fill_beams(prompt, slot, n, heal=heal, cache_prefix=cache_prefix)

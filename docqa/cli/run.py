@@ -46,6 +46,16 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    beams: Annotated[
+        int,
+        typer.Option(
+            "--beams",
+            help="Beam search across all the template's slots: keep this many partial "
+            "programs, ranked by cumulative log-probability; the best complete one wins.",
+            min=1,
+            max=16,
+        ),
+    ] = 1,
     model: ModelOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -59,6 +69,19 @@ def run_command(
     comps = components(settings(home, model=model))
     llm = comps.llm
     llm.load()
+    if beams > 1:
+        from docqa.guide.beams import run_beams
+
+        found = run_beams(program, llm, variables, beams)
+        result = found[0].result
+        if json_out:
+            data = render.program_json(result, llm.name)
+            data["beams"] = [render.beam_json(b) for b in found]
+            print(render.dumps(data))
+        else:
+            render.print_program(out, result, llm.name)
+            render.print_beams(out, found)
+        return
     result = program.run(llm, variables)
     if json_out:
         print(render.dumps(render.program_json(result, llm.name)))

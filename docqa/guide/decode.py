@@ -33,12 +33,8 @@ _CLOSING_ORDER = (
     b"]]",
     b",",
     b":",
-    b"0",
     b"[]",
     b"{}",
-    b"false",
-    b"true",
-    b"null",
     b"[",
     b"{",
 )
@@ -66,6 +62,7 @@ class Decoder:
     def __init__(self, engine: LlamaEngine, seed: int = 0, cache: PrefixCache | None = None):
         self.engine = engine
         self.cache = cache
+        self._last_strategy = 0
         self.rng = np.random.default_rng(seed)
         self._matcher_cache: dict[str, object] = {}
 
@@ -75,14 +72,24 @@ class Decoder:
         return sorted(self.engine.token_bytes)
 
     @cached_property
-    def _close_priority(self) -> np.ndarray:
-        """Lower is better when closing: the tokens that end strings, arrays and objects, then
-        the shortest values, then the shortest tokens."""
+    def _close_priorities(self) -> list[np.ndarray]:
+        """Token preferences for closing (lower is better), one per greedy strategy. Each
+        puts the tokens that end strings, arrays and objects and the shortest JSON values
+        first; then one prefers the longest token (most required text per token), one
+        punctuation (what separates parts, like "@" or "."), one the shortest token."""
         rank = {b: i for i, b in enumerate(_CLOSING_ORDER)}
-        prio = np.empty(self.engine.n_vocab, dtype=np.int64)
+        n = self.engine.n_vocab
+        longest, symbols, shortest = (np.empty(n, dtype=np.int64) for _ in range(3))
         for t, b in enumerate(self.engine.token_bytes):
-            prio[t] = rank.get(b, 1000 + len(b) if b else 10_000)
-        return prio
+            if b in rank:
+                longest[t] = symbols[t] = shortest[t] = rank[b]
+                continue
+            size = len(b) if b else 1000
+            longest[t] = 10_000 - size if b else 100_000
+            shortest[t] = 10_000 + size
+            punct = bool(b) and not any(chr(c).isalnum() or chr(c).isspace() for c in b)
+            symbols[t] = (5_000 if punct else 10_000) + size
+        return [longest, symbols, shortest]
 
     def _extendable(self, piece: bytes) -> bool:
         """Whether some token is longer than `piece` and starts with it."""
@@ -106,10 +113,22 @@ class Decoder:
         return np.unpackbits(mask.view(np.uint8), bitorder="little")[:n].astype(bool)
 
     def closing_path(self, matcher, limit: int) -> list[int] | None:
-        """The shortest-effort tokens that complete the value, or None beyond `limit`."""
+        """A way to complete the value within `limit` tokens, or None when none of the greedy
+        strategies finds one. The strategy that worked last is tried first: checks run
+        before every token near the end of a budget, so they must be cheap."""
+        order = [self._last_strategy] + [
+            i for i in range(len(self._close_priorities)) if i != self._last_strategy
+        ]
+        for i in order:
+            path = self._greedy_close(matcher, self._close_priorities[i], limit)
+            if path is not None:
+                self._last_strategy = i
+                return path
+        return None
+
+    def _greedy_close(self, matcher, prio: np.ndarray, limit: int) -> list[int] | None:
         m = matcher.deep_copy()
         path: list[int] = []
-        prio = self._close_priority
         while not m.is_accepting():
             if len(path) >= limit or m.is_error():
                 return None
@@ -127,7 +146,7 @@ class Decoder:
             if not m.consume_token(t):
                 return None
             path.append(t)
-        return path
+        return path if len(path) <= limit else None
 
     # -- the loop --------------------------------------------------------------------------
     def _restore_prefix(self, prefix: str, tokens: list[int]) -> int:
@@ -151,35 +170,10 @@ class Decoder:
     ) -> Fill:
         started = time.perf_counter()
         engine = self.engine
-        tokens = list(engine.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-        if not tokens:  # an empty prompt starts after a document boundary
-            bos = engine.llm.token_bos()
-            tokens = [bos if bos >= 0 else engine.eos]
-        healed = ""
-        if heal and len(tokens) > 1 and not engine.is_special(tokens[-1]):
-            piece = engine.token_bytes[tokens[-1]]
-            if piece and self._extendable(piece):
-                try:
-                    healed = piece.decode("utf-8")
-                    tokens = tokens[:-1]
-                except UnicodeDecodeError:
-                    healed = ""
-        fresh = 0
-        if cache_prefix and self.cache is not None:
-            fresh = self._restore_prefix(cache_prefix, tokens)
-        cached = engine.prefill(tokens) - fresh
-        grammar = slot.grammar(healed)
-        matcher = self._matcher(grammar, slot) if grammar else None
-        budget = slot.max_tokens + (1 if healed else 0)
+        tokens, healed, cached, matcher, budget, close_cost = self._prepare(
+            prompt, slot, heal, cache_prefix
+        )
         free_after_heal = slot.lark_body() is None
-        close_cost = 0
-        if matcher is not None:
-            first = self.closing_path(matcher, budget)
-            if first is None:
-                raise TemplateError(
-                    f"slot {slot.name!r} cannot be completed within max_tokens={slot.max_tokens}"
-                )
-            close_cost = len(first)
 
         out: list[int] = []
         first_token_at: float | None = None
@@ -199,7 +193,7 @@ class Decoder:
             lp = float(logits[t] - _logsumexp(logits))
             if matcher is not None:
                 left = budget - len(out) - 1
-                if left <= close_cost + 8 and t != engine.eos:
+                if left <= close_cost + 4 and t != engine.eos:
                     after = matcher.deep_copy()
                     after.consume_token(t)
                     path = self.closing_path(after, left) if not after.is_error() else None
@@ -236,7 +230,57 @@ class Decoder:
                     break
         if matcher is not None and not free_after_heal and not matcher.is_accepting():
             raise GenerationError(f"slot {slot.name!r} did not close (a bug in docqa)")
-        text = _decode(engine, out)
+        return self._make_fill(
+            slot, out, logprob, tokens, cached, finish, healed, started, first_token_at or 0.0
+        )
+
+    def _prepare(self, prompt: str, slot: Slot, heal: bool, cache_prefix: str | None):
+        """Tokenize (healing the last token), bring the prompt into the context, build the
+        matcher and check the slot can close in its budget."""
+        engine = self.engine
+        tokens = list(engine.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if not tokens:  # an empty prompt starts after a document boundary
+            bos = engine.llm.token_bos()
+            tokens = [bos if bos >= 0 else engine.eos]
+        healed = ""
+        if heal and len(tokens) > 1 and not engine.is_special(tokens[-1]):
+            piece = engine.token_bytes[tokens[-1]]
+            if piece and self._extendable(piece):
+                try:
+                    healed = piece.decode("utf-8")
+                    tokens = tokens[:-1]
+                except UnicodeDecodeError:
+                    healed = ""
+        fresh = 0
+        if cache_prefix and self.cache is not None:
+            fresh = self._restore_prefix(cache_prefix, tokens)
+        cached = engine.prefill(tokens) - fresh
+        grammar = slot.grammar(healed)
+        matcher = self._matcher(grammar, slot) if grammar else None
+        budget = slot.max_tokens + (1 if healed else 0)
+        close_cost = 0
+        if matcher is not None:
+            first = self.closing_path(matcher, budget)
+            if first is None:
+                raise TemplateError(
+                    f"slot {slot.name!r} cannot be completed within max_tokens={slot.max_tokens}"
+                )
+            close_cost = len(first)
+        return tokens, healed, cached, matcher, budget, close_cost
+
+    def _make_fill(
+        self,
+        slot: Slot,
+        out: list[int],
+        logprob: float,
+        tokens: list[int],
+        cached: int,
+        finish: str,
+        healed: str,
+        started: float,
+        first_token: float,
+    ) -> Fill:
+        text = _decode(self.engine, out)
         if healed:
             if not text.startswith(healed):
                 raise GenerationError(f"slot {slot.name!r}: token healing lost the prompt text")
@@ -255,8 +299,75 @@ class Decoder:
             finish=finish,
             healed=healed,
             seconds=time.perf_counter() - started,
-            first_token_seconds=first_token_at or 0.0,
+            first_token_seconds=first_token,
         )
+
+    # -- beam search -----------------------------------------------------------------------
+    def fill_beams(
+        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> list[Fill]:
+        """Up to n complete values for the slot, best cumulative log-probability first.
+
+        Beams share the prompt's KV state: switching beams evaluates only the tokens in
+        which they differ.
+        """
+        started = time.perf_counter()
+        engine = self.engine
+        tokens, healed, cached, matcher, budget, _ = self._prepare(prompt, slot, heal, cache_prefix)
+        live: list[tuple[list[int], float, object]] = [([], 0.0, matcher)]
+        done: list[tuple[list[int], float, str]] = []
+        for _step in range(budget):
+            candidates: list[tuple[list[int], float, object]] = []
+            for out, lp, m in live:
+                engine.prefill(tokens + out)
+                logits = engine.logits()
+                if m is not None:
+                    logits[~self._allowed(m)] = -np.inf
+                logp = logits - _logsumexp(logits)
+                top = [int(t) for t in np.argsort(-logp)[: n + 1] if np.isfinite(logp[t])]
+                for t in top[:n]:
+                    score = lp + float(logp[t])
+                    ended = t == engine.eos or (m is None and t in engine.eog_tokens)
+                    if ended:
+                        done.append((out, score, "stop"))
+                        continue
+                    m2 = None
+                    if m is not None:
+                        m2 = m.deep_copy()
+                        if not m2.consume_token(t):
+                            continue
+                        left = budget - len(out) - 1
+                        if self.closing_path(m2, left) is None:
+                            continue  # could not close in time: not a beam worth keeping
+                        if m2.is_stopped():
+                            done.append((out + [t], score, "stop"))
+                            continue
+                    new = out + [t]
+                    if (
+                        slot.stop
+                        and _first_stop(_decode(engine, new)[len(healed) :], slot.stop) is not None
+                    ):
+                        done.append((new, score, "stop_string"))
+                        continue
+                    candidates.append((new, score, m2))
+            live = sorted(candidates, key=lambda c: -c[1])[:n]
+            best_done = max((d[1] for d in done), default=-np.inf)
+            if not live or (len(done) >= n and best_done >= live[0][1]):
+                break
+        for out, lp, m in live:  # out of budget: close what is still open
+            if m is not None and not m.is_accepting():
+                path = self.closing_path(m, budget - len(out) + 1) or []
+                done.append((out + path, lp, "closed"))
+            else:
+                done.append((out, lp, "length"))
+        done.sort(key=lambda d: -d[1])
+        fills, seen = [], set()
+        for out, lp, finish in done:
+            fill = self._make_fill(slot, out, lp, tokens, cached, finish, healed, started, 0.0)
+            if fill.text not in seen:
+                seen.add(fill.text)
+                fills.append(fill)
+        return fills[:n]
 
     def _choose(self, logits: np.ndarray, temperature: float) -> int:
         if temperature <= 0:

@@ -113,6 +113,7 @@ class _Run:
         regex: str | None = None,
         schema=None,
         temperature: float = 0.0,
+        beams: int = 1,
     ) -> str:
         slot = make_slot(
             name,
@@ -121,6 +122,7 @@ class _Run:
             regex=regex,
             schema=schema,
             temperature=temperature,
+            beams=beams,
         )
         return self._fill(slot)
 
@@ -158,9 +160,13 @@ class _Run:
             prompt = prompt[: -len(self.markers["assistant"][0])] + self.markers["generation"][0]
         # no healing right after a chat marker: the text there is the format's, not the user's
         after_marker = any(prompt.endswith(p) for p, _ in self.markers.values() if p)
-        fill = self.generator.fill(
-            prompt, slot, heal=self.heal and not after_marker, cache_prefix=self.cache_prefix
-        )
+        heal = self.heal and not after_marker
+        if slot.beams > 1 and hasattr(self.generator, "fill_beams"):
+            fill = self.generator.fill_beams(
+                prompt, slot, slot.beams, heal=heal, cache_prefix=self.cache_prefix
+            )[0]
+        else:
+            fill = self.generator.fill(prompt, slot, heal=heal, cache_prefix=self.cache_prefix)
         self.fills.append(fill)
         value: object = fill.text
         if slot.schema_json is not None:

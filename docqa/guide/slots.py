@@ -7,7 +7,7 @@ grammar (Lark syntax); free-text slots have none and cost no masking at all.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from docqa.errors import TemplateError
 
@@ -24,7 +24,7 @@ class Slot:
     choices: tuple[str, ...] | None = None
     schema_json: str | None = None  # the JSON schema, serialised (keeps the slot hashable)
     temperature: float = 0.0
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    beams: int = 1  # > 1: the slot's value is the best of a beam search of this width
 
     def __post_init__(self) -> None:
         kinds = sum(x is not None for x in (self.regex, self.choices, self.schema_json))
@@ -32,6 +32,8 @@ class Slot:
             raise TemplateError(f"slot {self.name!r}: give one of regex, choices or schema")
         if self.max_tokens < 1:
             raise TemplateError(f"slot {self.name!r}: max_tokens must be at least 1")
+        if self.beams < 1:
+            raise TemplateError(f"slot {self.name!r}: beams must be at least 1")
         if self.choices is not None and not self.choices:
             raise TemplateError(f"slot {self.name!r}: choices must not be empty")
 
@@ -60,6 +62,8 @@ class Slot:
             out["choices"] = list(self.choices)
         if self.schema_json is not None:
             out["schema"] = self.schema
+        if self.beams > 1:
+            out["beams"] = self.beams
         return out
 
     def lark_body(self) -> str | None:
@@ -100,6 +104,7 @@ def make_slot(
     schema: dict | str | None = None,
     choices: list[str] | tuple[str, ...] | None = None,
     temperature: float = 0.0,
+    beams: int = 1,
 ) -> Slot:
     """A Slot from template-style arguments, with sensible budgets by kind."""
     if not isinstance(name, str) or not name.isidentifier():
@@ -124,4 +129,5 @@ def make_slot(
         choices=tuple(str(c) for c in choices) if choices is not None else None,
         schema_json=schema_json,
         temperature=float(temperature),
+        beams=int(beams),
     )
