@@ -19,9 +19,10 @@ from docqa.store import Store
 
 MAX_ANSWER_CHARS = 300
 MAX_CITATIONS = 3
-# One line of prose, 1..MAX_ANSWER_CHARS characters: no control characters, escapes or braces,
-# and no leading space, so a small model cannot wander into fake JSON or blank lines.
-ANSWER_PATTERN = r'^[^ "\\\x00-\x1f{}][^"\\\x00-\x1f{}]{0,' + str(MAX_ANSWER_CHARS - 1) + "}$"
+# One line of prose, 1..MAX_ANSWER_CHARS characters, starting with a letter or digit: no
+# control characters, escapes or braces, so a small model cannot wander into fake JSON, blank
+# lines or a punctuation loop (seen: answers starting "', 1.3333..." that ran to the limit).
+ANSWER_PATTERN = r'^\w[^"\\\x00-\x1f{}]{0,' + str(MAX_ANSWER_CHARS - 1) + "}$"
 
 
 def answer_schema(n_sources: int) -> dict:

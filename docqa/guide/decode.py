@@ -176,6 +176,7 @@ class Decoder:
         free_after_heal = slot.lark_body() is None
 
         out: list[int] = []
+        since_check = 0
         first_token_at: float | None = None
         logprob = 0.0
         finish = "length"
@@ -193,12 +194,21 @@ class Decoder:
             lp = float(logits[t] - _logsumexp(logits))
             if matcher is not None:
                 left = budget - len(out) - 1
-                if left <= close_cost + 4 and t != engine.eos:
+                since_check += 1
+                # Check (before taking t) that the value can still close in what is left:
+                # every token near the end of the budget, every 4th on the way there, so a
+                # cost that grows fast (a token opening nested structures) is seen in time.
+                near = left <= 2 * close_cost + 16
+                approaching = left <= 4 * close_cost + 64 and since_check >= 4
+                if (near or approaching) and t != engine.eos:
+                    since_check = 0
                     after = matcher.deep_copy()
                     after.consume_token(t)
                     path = self.closing_path(after, left) if not after.is_error() else None
                     if path is None:
-                        forced = self.closing_path(matcher, budget - len(out)) or []
+                        forced = self.closing_path(matcher, budget - len(out))
+                        if forced is None:  # never seen; better over budget than invalid
+                            forced = self.closing_path(matcher, 4 * budget + 64) or []
                         for f in forced:
                             matcher.consume_token(f)
                         out.extend(forced)
