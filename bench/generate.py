@@ -225,27 +225,36 @@ def bench_ask(repeats: int) -> list[str]:
 def bench_healing(model: Path, repeats: int) -> list[str]:
     llm = LlamaCppLLM(model, n_ctx=2048)
     llm.load()
-    source = (
+    quality = (
         "The official website of the Python language is https:"
-        "{{ gen('url', max_tokens=12, stop=' ') }}"
+        "{{ gen('x', max_tokens=12, stop=' ') }}"
     )
-    times: dict[bool, list[float]] = {True: [], False: []}
-    values: dict[bool, str] = {}
-    for _ in range(repeats):
-        for heal in (True, False):
-            llm.engine.llm.reset()
-            result = Program(source, "heal").run(llm, {}, heal=heal)
-            times[heal].append(result.fills[0].seconds)
-            values[heal] = result.slots["url"]
-    on, off = statistics.median(times[True]), statistics.median(times[False])
-    return [
-        "| `...is https:{{ gen('url') }}` | value | seconds (median) |",
-        "|---|---|---:|",
-        f"| token healing on | `{values[True]}` | {on:.3f} |",
-        f"| token healing off | `{values[False]}` | {off:.3f} |",
-        "",
-        f"Healing cost: {1000 * (on - off):+.0f} ms on this slot.",
+    same = "import numpy as{{ gen('x', max_tokens=6, stop='\\n') }}"  # same value both ways
+    rows = [
+        "| prompt | healing | value | seconds (median) |",
+        "|---|---|---|---:|",
     ]
+    cost = {}
+    for label, source in (("`...is https:`", quality), ("`import numpy as`", same)):
+        for heal in (True, False):
+            times, value = [], ""
+            for _ in range(repeats):
+                llm.engine.llm.reset()
+                result = Program(source, "heal").run(llm, {}, heal=heal)
+                times.append(result.fills[0].seconds)
+                value = result.slots["x"]
+            med = statistics.median(times)
+            cost[(label, heal)] = (med, value)
+            rows.append(f"| {label} | {'on' if heal else 'off'} | `{value}` | {med:.3f} |")
+    (on, v_on), (off, v_off) = cost[("`import numpy as`", True)], cost[("`import numpy as`", False)]
+    same_value = "the same value" if v_on == v_off else "different values"
+    rows += [
+        "",
+        f"Healing cost on a slot where both give {same_value} (`{v_on}`): "
+        f"{1000 * (on - off):+.0f} ms per slot (backing up one token, re-evaluating it, "
+        "and masking the first token).",
+    ]
+    return rows
 
 
 def main() -> None:

@@ -298,3 +298,12 @@ def test_a_parser_crash_costs_one_file(fakes, docs, monkeypatch):
     [failure] = summary["failed"]
     assert failure["path"].endswith("mount_everest.html")
     assert failure["reason"] == "cannot parse: AssertionError: parser bug"
+
+
+def test_ask_with_beams_takes_the_most_likely_reply(ingested, fakes):
+    _, llm = fakes
+    weak = json.dumps({"answer": "Weak.", "citations": [2], "answerable": True})
+    strong = json.dumps({"answer": "Strong.", "citations": [1], "answerable": True})
+    llm.beam_options = lambda prompt, slot: [(strong, -0.2), (weak, -0.9)]
+    data = json.loads(invoke("ask", "How tall is it?", "--beams", "2", "--json").stdout)
+    assert data["answer"] == "Strong." and [c["n"] for c in data["citations"]] == [1]

@@ -96,6 +96,15 @@ def ask_command(
         ),
     ] = None,
     model: ModelOpt = None,
+    beams: Annotated[
+        int,
+        typer.Option(
+            "--beams",
+            help="Beam search across the template's slots with this many beams (1: greedy).",
+            min=1,
+            max=16,
+        ),
+    ] = 1,
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not record this interaction.")
     ] = False,
@@ -113,7 +122,7 @@ def ask_command(
     resolve_template(config.template)  # a bad template fails before any model loads
     questions = read_questions() if question == "-" else [clean_question(question)]
     comps = components(config)
-    options = AskOptions(k=config.k, template=config.template, log=not no_log)
+    options = AskOptions(k=config.k, template=config.template, log=not no_log, beams=beams)
 
     def run(q: str):
         return ask(

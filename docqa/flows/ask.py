@@ -61,6 +61,7 @@ class AskOptions:
     template: str = "qa"
     log: bool = True
     mode: str = "generative"
+    beams: int = 1
 
 
 def ask(
@@ -109,7 +110,12 @@ def ask(
             }
         )
         variables = _variables(found)
-        result = program.run(llm, variables)
+        if options.beams > 1:
+            from docqa.guide.beams import run_beams
+
+            result = run_beams(program, llm, variables, options.beams)[0].result
+        else:
+            result = program.run(llm, variables)
         reply = _reply(result)
         record.update(
             prompt=result.text,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from docqa.adapters.protocols import Embedder
 from docqa.errors import LoaderError
 from docqa.flows.corpus import identity_of, open_index
@@ -22,6 +24,8 @@ from docqa.ingest.chunker import chunk_document
 from docqa.ingest.loaders import format_of, load_document, read_bytes
 from docqa.records import Chunk, FileFailure, IngestReport
 from docqa.store import Store
+
+EMBED_BATCH = 64
 
 
 class IngestProgress(Protocol):
@@ -94,7 +98,7 @@ def ingest(
     max_tokens: int = 256,
     overlap: int = 32,
     prune: bool = False,
-    batch_chunks: int = 64,
+    batch_chunks: int = 512,
     progress: IngestProgress | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
@@ -179,7 +183,15 @@ def _flush(
 ) -> None:
     if not pending:
         return
-    vectors = embedder.embed([c.text for item in pending for c in item.chunks])
+    texts = [c.text for item in pending for c in item.chunks]
+    # Embed in length order, like encode() does over a whole corpus, so batches pad little;
+    # small sub-batches keep the progress bar moving.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for start in range(0, len(order), EMBED_BATCH):
+        part = order[start : start + EMBED_BATCH]
+        vectors[part] = embedder.embed([texts[i] for i in part])
+        progress.advance(chunks=len(part))
     offset = 0
     for item in pending:
         n = len(item.chunks)
@@ -202,7 +214,7 @@ def _flush(
             report.updated += 1
         else:
             report.added += 1
-        progress.advance(files=1, chunks=n)
+        progress.advance(files=1)
 
 
 def remove_documents(target: Path, *, store: Store, index, dimension: int) -> list[str]:
