@@ -31,6 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.results import write_section  # noqa: E402
 from docqa.adapters.llama import LlamaCppLLM  # noqa: E402
 from docqa.config import Settings, resolve_model_path  # noqa: E402
 from docqa.guide.decode import Decoder  # noqa: E402
@@ -38,8 +39,6 @@ from docqa.guide.kvcache import PrefixCache  # noqa: E402
 from docqa.guide.program import Program  # noqa: E402
 from docqa.guide.slots import make_slot  # noqa: E402
 
-MARK_BEGIN = "<!-- bench/generate.py begin -->"
-MARK_END = "<!-- bench/generate.py end -->"
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -273,19 +272,7 @@ def main() -> None:
     text = "\n\n".join(f"### {title}\n\n" + "\n".join(rows) for title, rows in sections)
     print(text)
     if args.write:
-        path = REPO / "BENCHMARKS.md"
-        current = path.read_text() if path.exists() else "# Benchmarks\n"
-        argv = " ".join(sys.argv[1:])
-        block = (
-            f"{MARK_BEGIN}\n## Guided generation\n\nCommand: `python bench/generate.py "
-            f"{argv}`\n\n{text}\n{MARK_END}"
-        )
-        if MARK_BEGIN in current:
-            head, rest = current.split(MARK_BEGIN, 1)
-            current = head + block + rest.split(MARK_END, 1)[1]
-        else:
-            current = current.rstrip("\n") + "\n\n" + block + "\n"
-        path.write_text(current)
+        write_section("bench/generate.py", "Guided generation", text)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.results import write_section  # noqa: E402
 from docqa.adapters.hnsw import HnswIndex  # noqa: E402
 from docqa.components import Components  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.flows.ingest import ingest  # noqa: E402
 from docqa.store import Store  # noqa: E402
-
-MARK_BEGIN = "<!-- bench/ingest.py begin -->"
-MARK_END = "<!-- bench/ingest.py end -->"
 
 
 def make_corpus(root: Path, copies: int) -> Path:
@@ -114,22 +112,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        write_section(text, " ".join(sys.argv[1:]))
-
-
-def write_section(text: str, argv: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = (
-        f"{MARK_BEGIN}\n## Ingest throughput\n\nCommand: `python bench/ingest.py {argv}`\n\n"
-        f"{text}\n{MARK_END}"
-    )
-    if MARK_BEGIN in current:
-        head, rest = current.split(MARK_BEGIN, 1)
-        current = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(current)
+        write_section("bench/ingest.py", "Ingest throughput", text)
 
 
 if __name__ == "__main__":
