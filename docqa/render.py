@@ -153,7 +153,7 @@ def print_answer(console: Console, answer: Answer) -> None:
     )
     if answer.id is not None:
         footer += f" · id {answer.id}"
-    console.print(f"\n[dim]{footer}[/dim]")
+    console.print(f"\n[dim]{footer}[/dim]", soft_wrap=True)
 
 
 # -- docs ------------------------------------------------------------------------------------
