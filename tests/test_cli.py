@@ -307,3 +307,37 @@ def test_ask_with_beams_takes_the_most_likely_reply(ingested, fakes):
     llm.beam_options = lambda prompt, slot: [(strong, -0.2), (weak, -0.9)]
     data = json.loads(invoke("ask", "How tall is it?", "--beams", "2", "--json").stdout)
     assert data["answer"] == "Strong." and [c["n"] for c in data["citations"]] == [1]
+
+
+def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
+    _, llm = fakes
+
+    def choose(prompt, slot):
+        assert slot.name == "sentence" and slot.kind == "choices"
+        return next(c for c in slot.choices if "1889" in c)
+
+    llm.reply = choose
+    data = json.loads(
+        invoke(
+            "ask", "When was the Eiffel Tower inaugurated?", "--mode", "extractive", "--json"
+        ).stdout
+    )
+    slot = llm.slots[0]
+    assert slot.choices[-1] == "[0] The documents do not say."
+    for choice in slot.choices[:-1]:
+        n, sentence = choice.split("] ", 1)
+        assert n.startswith("[") and 1 <= int(n[1:]) <= 5 and sentence
+        assert sentence in llm.prompts[0]  # verbatim text of the sources shown
+    assert data["template"] == "extractive" and data["answerable"] is True
+    [citation] = data["citations"]
+    assert data["answer"] in citation["text"]  # copied, word for word
+    assert "1889" in data["answer"]
+
+
+def test_extractive_not_found_choice(ingested, fakes):
+    _, llm = fakes
+    llm.reply = lambda prompt, slot: slot.choices[-1]
+    data = json.loads(
+        invoke("ask", "Who won the 1998 World Cup?", "--mode", "extractive", "--json").stdout
+    )
+    assert (data["answerable"], data["citations"], data["status"]) == (False, [], "unanswerable")

@@ -138,3 +138,20 @@ def test_another_embedder_is_refused(corpus, tmp_path):
     result = invoke(home, "search", "Mars", "--embedder", fake)
     assert result.exit_code == 1
     assert "built with the embedder all-MiniLM-L6-v2 (384-d)" in result.stderr
+
+
+def test_extractive_answers_are_copied_from_the_cited_source(corpus):
+    docs, home, _ = corpus
+    questions = [q["question"] for q in QUESTIONS[:4]] + ["What is the population of Tokyo?"]
+    result = runner.invoke(
+        app, ["ask", "-", "--mode", "extractive", "--home", str(home)], input="\n".join(questions)
+    )
+    assert result.exit_code == 0, result.output
+    for line in result.stdout.splitlines():
+        data = json.loads(line)
+        assert data["template"] == "extractive"
+        if data["answerable"]:
+            [citation] = data["citations"]
+            assert data["answer"] in citation["text"]
+        else:
+            assert data["answer"] == "The documents do not say." and data["citations"] == []

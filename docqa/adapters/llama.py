@@ -45,6 +45,7 @@ class LlamaCppLLM:
     ) -> Fill:
         return self.decoder.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)
 
-    def fill_beams(self, prompt: str, slot: Slot, n: int, *, heal: bool = True,
-                   cache_prefix: str | None = None) -> list[Fill]:  # fmt: skip
+    def fill_beams(
+        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> list[Fill]:
         return self.decoder.fill_beams(prompt, slot, n, heal=heal, cache_prefix=cache_prefix)

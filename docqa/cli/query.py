@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -21,6 +23,12 @@ from docqa.cli.common import (
     settings,
 )
 from docqa.errors import DocqaError
+
+
+class Mode(StrEnum):
+    generative = "generative"
+    extractive = "extractive"
+
 
 QuestionArg = Annotated[
     str,
@@ -96,6 +104,14 @@ def ask_command(
         ),
     ] = None,
     model: ModelOpt = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            help="generative: the model writes the answer; extractive: it can only choose a "
+            "sentence copied from the sources.",
+        ),
+    ] = Mode.generative,
     beams: Annotated[
         int,
         typer.Option(
@@ -122,7 +138,12 @@ def ask_command(
     resolve_template(config.template)  # a bad template fails before any model loads
     questions = read_questions() if question == "-" else [clean_question(question)]
     comps = components(config)
-    options = AskOptions(k=config.k, template=config.template, log=not no_log, beams=beams)
+    if mode is Mode.extractive and template is None:
+        config = replace(config, template="extractive")
+        resolve_template(config.template)
+    options = AskOptions(
+        k=config.k, template=config.template, log=not no_log, beams=beams, mode=mode.value
+    )
 
     def run(q: str):
         return ask(

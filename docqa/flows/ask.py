@@ -11,6 +11,7 @@ from pathlib import Path
 
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.errors import DocqaError, GenerationError
+from docqa.flows import extractive
 from docqa.flows.retrieve import Retrieval, retrieve
 from docqa.guide.program import ProgramResult
 from docqa.prompts import load_program
@@ -110,6 +111,8 @@ def ask(
             }
         )
         variables = _variables(found)
+        if options.mode == "extractive":
+            variables["candidates"] = extractive.candidates(found.vector, found.hits, embedder)
         if options.beams > 1:
             from docqa.guide.beams import run_beams
 
@@ -214,8 +217,10 @@ def _variables(found: Retrieval) -> dict:
 
 
 def _reply(result: ProgramResult) -> dict:
-    """The reply a template produced: one `reply` slot holding the JSON object, or separate
-    `answer`, `citations` and `answerable` slots."""
+    """The reply a template produced: one `reply` slot holding the JSON object, a `sentence`
+    slot (extractive), or separate `answer`, `citations` and `answerable` slots."""
+    if isinstance(result.slots.get("sentence"), str):
+        return extractive.reply_from_choice(result.slots["sentence"])  # type: ignore[arg-type]
     if isinstance(result.slots.get("reply"), dict):
         return dict(result.slots["reply"])  # type: ignore[arg-type]
     if "answer" in result.slots:

@@ -48,8 +48,9 @@ class _Replay:
     def role_markers(self) -> dict[str, tuple[str, str]]:
         return self.inner.role_markers()
 
-    def fill(self, prompt: str, slot: Slot, *, heal: bool = True,
-             cache_prefix: str | None = None) -> Fill:  # fmt: skip
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+    ) -> Fill:
         if self.i < len(self.fills):
             fill = self.fills[self.i]
             self.i += 1
@@ -59,8 +60,9 @@ class _Replay:
         raise _Pause(prompt, slot, heal, cache_prefix)
 
 
-def run_beams(program: Program, generator, variables: Mapping[str, object], n: int, *,
-              heal: bool = True) -> list[Beam]:  # fmt: skip
+def run_beams(
+    program: Program, generator, variables: Mapping[str, object], n: int, *, heal: bool = True
+) -> list[Beam]:
     """The n best complete programs, best first. `generator` must offer fill_beams()."""
     if n < 1:
         raise DocqaError("--beams must be at least 1")
@@ -72,8 +74,9 @@ def run_beams(program: Program, generator, variables: Mapping[str, object], n: i
             try:
                 result = program.run(_Replay(generator, fills), variables, heal=heal)
             except _Pause as pause:
-                options = generator.fill_beams(pause.prompt, pause.slot, n, heal=pause.heal,
-                                               cache_prefix=pause.cache_prefix)  # fmt: skip
+                options = generator.fill_beams(
+                    pause.prompt, pause.slot, n, heal=pause.heal, cache_prefix=pause.cache_prefix
+                )
                 candidates.extend((fills + [f], score + f.logprob) for f in options)
                 continue
             result.fills = fills
