@@ -341,3 +341,31 @@ def test_extractive_not_found_choice(ingested, fakes):
         invoke("ask", "Who won the 1998 World Cup?", "--mode", "extractive", "--json").stdout
     )
     assert (data["answerable"], data["citations"], data["status"]) == (False, [], "unanswerable")
+
+
+def test_run_fills_a_template_with_typed_variables(fakes, tmp_path):
+    _, llm = fakes
+    tpl = tmp_path / "t.j2"
+    tpl.write_text("{{ who }} has {{ n + 1 }} items: {{ gen('list', stop='\\n') }}")
+    llm.reply = lambda prompt, slot: "a, b"
+    result = invoke("run", tpl, "--var", "who=Ada", "--var", "n:=2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["text"] == "Ada has 3 items: a, b"
+    assert data["slots"] == {"list": "a, b"}
+    assert set(data["tokens"]) == {"prompt", "cached", "completion"}
+    assert {"generate", "template", "total"} <= set(data["timings"])
+    assert data["fills"][0]["constraint"] == {"kind": "text", "max_tokens": 64, "stop": ["\n"]}
+    human = invoke("run", tpl, "--var", "who=Bo", "--var", "n:=0")
+    assert human.exit_code == 0 and "Bo has 1 items: a, b" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("var", "message"),
+    [("novalue", "KEY=VALUE or KEY:=JSON"), ("n:=[1,", "not JSON"), ("1x=2", "KEY=VALUE")],
+)
+def test_run_rejects_bad_variables(fakes, tmp_path, var, message):
+    tpl = tmp_path / "t.j2"
+    tpl.write_text("x")
+    result = invoke("run", tpl, "--var", var)
+    assert result.exit_code == 2 and message in result.stderr
