@@ -153,7 +153,7 @@ def print_answer(console: Console, answer: Answer) -> None:
     )
     if answer.id is not None:
         footer += f" · id {answer.id}"
-    console.print(f"\n[dim]{footer}[/dim]", soft_wrap=True)
+    console.print(f"\n[dim]{escape(footer)}[/dim]", soft_wrap=True)
 
 
 # -- docs ------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def print_program(console: Console, result, model: str) -> None:
     console.print(escape(result.text), highlight=False, soft_wrap=True)
     t = result.tokens
     console.print(
-        f"\n[dim]{model} · {len(result.fills)} slots · {t['prompt']} prompt tokens "
+        f"\n[dim]{escape(model)} · {len(result.fills)} slots · {t['prompt']} prompt tokens "
         f"({t['cached']} cached) + {t['completion']} generated · "
         f"{result.timings['total']:.1f} s[/dim]"
     )

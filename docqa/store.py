@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,6 +179,19 @@ class Store:
         self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (row[0],))
         self.conn.execute("DELETE FROM documents WHERE id = ?", (row[0],))
         return ids
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the database (a read transaction), even
+        while another process writes."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     # -- chunks ----------------------------------------------------------------------------
     def chunk_count(self) -> int:

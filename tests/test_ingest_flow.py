@@ -134,3 +134,12 @@ def test_permission_denied_is_reported_even_as_root(docs, store, docqa_home, mon
         ("secret.md", "permission denied")
     ]
     assert report.added == 17
+
+
+def test_one_file_named_two_ways_is_one_document(docs, store, docqa_home):
+    emb = FakeEmbedder()
+    run([docs / "eiffel_tower.txt"], store, emb, docqa_home)
+    report, _ = run([docs / "history" / ".." / "eiffel_tower.txt"], store, emb, docqa_home)
+    assert report.unchanged == 1 and [d.path for d in store.documents()] == [
+        str(docs / "eiffel_tower.txt")
+    ]

@@ -38,6 +38,24 @@ def test_markdown_code_fence_keeps_hash_lines_and_blank_lines(tmp_path):
     assert (blocks[1].line_start, blocks[1].line_end) == (3, 7)
 
 
+def test_a_comment_in_a_code_fence_inside_a_paragraph_is_not_a_heading(tmp_path):
+    path = write(
+        tmp_path, "f.md", "# Setup\n\nRun this:\n```bash\n# install deps\npip install x\n```\n"
+    )
+    blocks = load_document(path).blocks
+    assert [b.heading for b in blocks] == [("Setup",), ("Setup",)]
+
+
+def test_html_paragraph_over_several_source_lines_keeps_its_range(tmp_path):
+    from docqa.ingest.chunker import chunk_document
+    from tests.fakes import FakeTokenizer
+
+    html = "<html><body>\n<p>one\ntwo\nthree\nfour</p>\n</body></html>"
+    doc = load_document(write(tmp_path, "p.html", html))
+    [chunk] = chunk_document(doc, FakeTokenizer(), 64, 0)
+    assert (chunk.line_start, chunk.line_end) == (2, 5)
+
+
 def test_rst_sections_nest_by_adornment_order(tmp_path):
     text = "=====\nTitle\n=====\n\nIntro.\n\nSection\n-------\n\nText.\n\nSub\n~~~\n\nMore.\n"
     blocks = load_document(write(tmp_path, "a.rst", text)).blocks

@@ -78,6 +78,7 @@ def test_the_sandbox_blocks_python_internals():
         ("{{ gen('a', regex='x', schema={}) }}", "one of regex, choices or schema"),
         ("{{ gen('a', choices=['y']) }}", "gen\\(\\) got an unexpected keyword argument 'choices'"),
         ("{{ select('a', []) }}", "needs a list"),
+        ("{{ gen('a', regex='[0-9]+', stop='\\n') }}", "stop= is for free text"),
         ("{{ gen('a', schema='{not json') }}", "not valid JSON"),
         ("{{ gen('a', max_tokens=0) }}", "max_tokens must be at least 1"),
         ("{{ role('robot') }}", "role must be one of"),

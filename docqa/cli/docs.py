@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from docqa.cli.common import HomeOpt, JsonOpt, components, fail, guarded, out, settings
 
@@ -59,7 +60,7 @@ def rm_command(
     finally:
         comps.close()
     if not removed:
-        raise fail(f"not in the store: {path}")
+        raise fail(f"not in the store: {escape(str(path))}")
     if json_out:
         print(render.dumps({"removed": removed}))
     else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from docqa.cli.common import (
     EmbedderOpt,
@@ -49,10 +51,21 @@ def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
     for q in questions:
         try:
             print(render.dumps(answer(q)), flush=True)
-        except DocqaError as exc:
+        except Exception as exc:  # one failed question must not stop the others
+            if os.environ.get("DOCQA_DEBUG") and not isinstance(exc, DocqaError):
+                raise
             failed += 1
-            print(render.dumps({"question": q, "error": str(exc)}), flush=True)
-            err.print(f"[red]error:[/red] {q[:60]!r}: {exc}", markup=True, highlight=False)
+            message = (
+                str(exc)
+                if isinstance(exc, DocqaError)
+                else (f"internal error: {type(exc).__name__}: {exc}")
+            )
+            print(render.dumps({"question": q, "error": message}), flush=True)
+            err.print(
+                f"[red]error:[/red] {escape(repr(q[:60]))}: {escape(message)}",
+                markup=True,
+                highlight=False,
+            )
     if failed:
         raise typer.Exit(1)
 

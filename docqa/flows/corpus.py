@@ -12,6 +12,8 @@ def identity_of(embedder: Embedder) -> EmbedderIdentity:
 
 def open_index(store: Store, index, dimension: int) -> None:
     """Open `index` so that it holds exactly the store's chunks (rebuilding it if it does not)."""
-    index.open(store.fingerprint(), lambda: store.iter_embeddings(dimension))
+    with store.snapshot():  # the fingerprint and the vectors come from one state of the store
+        fingerprint = store.fingerprint()
+        index.open(fingerprint, lambda: store.iter_embeddings(dimension))
     if index.rebuilt:
-        index.save(store.fingerprint())
+        index.save(fingerprint)

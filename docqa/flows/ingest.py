@@ -65,7 +65,7 @@ def discover(paths: Sequence[Path], report: IngestReport) -> list[Path]:
     seen: set[str] = set()
 
     def add(p: Path) -> None:
-        key = str(p.absolute())
+        key = os.path.abspath(p)
         if key not in seen:
             seen.add(key)
             found.append(p)
@@ -143,7 +143,7 @@ def _prepare(
 ) -> Iterator[_Pending]:
     """Read, hash, load and chunk each file; unchanged files and failures end here."""
     for file in files:
-        key = str(file.absolute())
+        key = os.path.abspath(file)
         try:
             data = read_bytes(file)
             sha = hashlib.sha256(data).hexdigest()
@@ -220,7 +220,7 @@ def _flush(
 def remove_documents(target: Path, *, store: Store, index, dimension: int) -> list[str]:
     """Remove the document stored for `target`, or every document under it when it names a
     folder; returns the stored paths removed (empty when nothing matched)."""
-    key = str(target.absolute())
+    key = os.path.abspath(target)
     prefix = key.rstrip(os.sep) + os.sep
     paths = [d.path for d in store.documents() if d.path == key or d.path.startswith(prefix)]
     if not paths:

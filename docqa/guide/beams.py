@@ -10,6 +10,7 @@ search. The engine's prefix reuse means beams share the KV state of their common
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ def run_beams(
     """The n best complete programs, best first. `generator` must offer fill_beams()."""
     if n < 1:
         raise DocqaError("--beams must be at least 1")
+    started = time.perf_counter()
     live: list[tuple[list[Fill], float]] = [([], 0.0)]
     complete: list[Beam] = []
     while live:
@@ -85,4 +87,9 @@ def run_beams(
         complete.sort(key=lambda b: -b.logprob)
         if live and len(complete) >= n and complete[n - 1].logprob >= live[0][1]:
             break  # log-probabilities only fall: no live beam can overtake the best n
+    if not complete:
+        raise GenerationError("beam search found no complete program")
+    seconds = time.perf_counter() - started
+    for beam in complete:
+        beam.result.seconds = seconds  # the whole search, generation included
     return complete[:n]

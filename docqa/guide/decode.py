@@ -176,7 +176,6 @@ class Decoder:
         free_after_heal = slot.lark_body() is None
 
         out: list[int] = []
-        since_check = 0
         first_token_at: float | None = None
         logprob = 0.0
         finish = "length"
@@ -194,14 +193,10 @@ class Decoder:
             lp = float(logits[t] - _logsumexp(logits))
             if matcher is not None:
                 left = budget - len(out) - 1
-                since_check += 1
-                # Check (before taking t) that the value can still close in what is left:
-                # every token near the end of the budget, every 4th on the way there, so a
-                # cost that grows fast (a token opening nested structures) is seen in time.
-                near = left <= 2 * close_cost + 16
-                approaching = left <= 4 * close_cost + 64 and since_check >= 4
-                if (near or approaching) and t != engine.eos:
-                    since_check = 0
+                # Check (before taking t) that the value can still close in what is left, at
+                # every token once the end of the budget is within reach of the closing cost.
+                near = left <= 4 * close_cost + 64
+                if near and t != engine.eos:
                     after = matcher.deep_copy()
                     after.consume_token(t)
                     path = self.closing_path(after, left) if not after.is_error() else None
@@ -268,6 +263,12 @@ class Decoder:
         grammar = slot.grammar(healed)
         matcher = self._matcher(grammar, slot) if grammar else None
         budget = slot.max_tokens + (1 if healed else 0)
+        if len(tokens) + budget >= engine.n_ctx:
+            raise GenerationError(
+                f"the prompt is {len(tokens)} tokens and slot {slot.name!r} may add "
+                f"{slot.max_tokens}: more than the model's {engine.n_ctx}-token context; "
+                "ask with a smaller -k or a smaller max_tokens"
+            )
         close_cost = 0
         if matcher is not None:
             first = self.closing_path(matcher, budget)
@@ -326,9 +327,11 @@ class Decoder:
         tokens, healed, cached, matcher, budget, _ = self._prepare(prompt, slot, heal, cache_prefix)
         live: list[tuple[list[int], float, object]] = [([], 0.0, matcher)]
         done: list[tuple[list[int], float, str]] = []
+        out_of_budget = True
         for _step in range(budget):
             candidates: list[tuple[list[int], float, object]] = []
             for out, lp, m in live:
+                kept = len(candidates) + len(done)
                 engine.prefill(tokens + out)
                 logits = engine.logits()
                 if m is not None:
@@ -360,16 +363,26 @@ class Decoder:
                         done.append((new, score, "stop_string"))
                         continue
                     candidates.append((new, score, m2))
+                if len(candidates) + len(done) == kept and m is not None:
+                    # every likely continuation would miss the budget: close this beam now
+                    path = self.closing_path(m, budget - len(out))
+                    if path is not None:
+                        done.append((out + path, lp, "closed"))
             live = sorted(candidates, key=lambda c: -c[1])[:n]
             best_done = max((d[1] for d in done), default=-np.inf)
             if not live or (len(done) >= n and best_done >= live[0][1]):
+                out_of_budget = False  # what is still live can only score lower: drop it
                 break
-        for out, lp, m in live:  # out of budget: close what is still open
-            if m is not None and not m.is_accepting():
-                path = self.closing_path(m, budget - len(out) + 1) or []
-                done.append((out + path, lp, "closed"))
-            else:
-                done.append((out, lp, "length"))
+        if out_of_budget:
+            for out, lp, m in live:  # the budget ran out: close what is still open
+                if m is not None and not m.is_accepting():
+                    path = self.closing_path(m, max(0, budget - len(out)))
+                    if path is not None:
+                        done.append((out + path, lp, "closed"))
+                else:
+                    done.append((out, lp, "length"))
+        if not done:
+            raise GenerationError(f"slot {slot.name!r}: beam search found no complete value")
         done.sort(key=lambda d: -d[1])
         fills, seen = [], set()
         for out, lp, finish in done:

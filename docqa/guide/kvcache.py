@@ -10,10 +10,12 @@ least recently used files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
+import time
 from pathlib import Path
 
 MAGIC = b"DOCQAKV1"
@@ -45,7 +47,9 @@ class PrefixCache:
             path.unlink(missing_ok=True)
             self.misses += 1
             return False
-        os.utime(path)  # recently used
+        # recently used (if another process evicted it meanwhile, the state is loaded anyway)
+        with contextlib.suppress(OSError):
+            os.utime(path)
         self.hits += 1
         return True
 
@@ -71,6 +75,12 @@ class PrefixCache:
         return path
 
     def _evict(self, keep: Path) -> None:
+        for stale in self.directory.glob("*.tmp*"):  # left by a process that died mid-write
+            try:
+                if stale.stat().st_mtime < time.time() - 3600:
+                    stale.unlink()
+            except OSError:
+                pass
         files = sorted(self.directory.glob("*.kv"), key=lambda p: p.stat().st_mtime)
         total = sum(p.stat().st_size for p in files)
         for p in files:
@@ -97,5 +107,5 @@ def _check(data: bytes, model_key: str, tokens: list[int]) -> bytes | None:
         ):
             return None
         return payload
-    except (ValueError, struct.error):
+    except (ValueError, struct.error, AttributeError, TypeError):
         return None

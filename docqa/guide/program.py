@@ -155,9 +155,10 @@ class _Run:
         if slot.name in self.slots:
             raise TemplateError(f"slot {slot.name!r} is filled twice")
         prompt = self.text()
-        if self.open_role == "assistant" and prompt.endswith(self.markers["assistant"][0]):
+        opener = self.markers["assistant"][0]
+        if self.open_role == "assistant" and opener and prompt.endswith(opener):
             # an empty assistant turn is left open: the model's own generation prompt
-            prompt = prompt[: -len(self.markers["assistant"][0])] + self.markers["generation"][0]
+            prompt = prompt[: -len(opener)] + self.markers["generation"][0]
         # no healing right after a chat marker: the text there is the format's, not the user's
         after_marker = any(prompt.endswith(p) for p, _ in self.markers.values() if p)
         heal = self.heal and not after_marker
@@ -217,7 +218,7 @@ class Program:
         except JinjaError as exc:
             where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
             raise TemplateError(f"template {self.label}{where}: {exc.message or exc}") from exc
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
             message = str(exc).replace("_Run.", "")
             raise TemplateError(f"template {self.label}: {message}") from exc
         return ProgramResult(

@@ -32,6 +32,11 @@ class Slot:
             raise TemplateError(f"slot {self.name!r}: give one of regex, choices or schema")
         if self.max_tokens < 1:
             raise TemplateError(f"slot {self.name!r}: max_tokens must be at least 1")
+        if self.stop and kinds:
+            raise TemplateError(
+                f"slot {self.name!r}: stop= is for free text; a regex, choices or schema "
+                "already says where the value ends"
+            )
         if self.beams < 1:
             raise TemplateError(f"slot {self.name!r}: beams must be at least 1")
         if self.choices is not None and not self.choices:

@@ -104,7 +104,10 @@ def _split(text: str, tokenizer: Tokenizer, budget: int) -> list[tuple[int, str,
 
 def _piece(block: Block, text: str, offset: int, tokens: int, section: int) -> _Piece:
     line_start = line_end = None
-    if block.line_start is not None:
+    if block.line_start is not None and "\n" not in block.text:
+        # flattened text (HTML paragraphs): its lines are the block's, not countable inside
+        line_start, line_end = block.line_start, block.line_end
+    elif block.line_start is not None:
         line_start = block.line_start + block.text.count("\n", 0, offset)
         line_end = min(
             line_start + text.count("\n"),

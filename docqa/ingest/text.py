@@ -125,9 +125,12 @@ def text_blocks(text: str, markdown: bool = False, plain: bool = False) -> list[
         # ATX headings inside a paragraph become their own blocks
         if markdown:
             i = 0
+            in_fence = False  # a "# comment" inside a code fence is code, not a heading
             while i < len(para):
-                m = _MD_HEADING.match(para[i])
-                if m and not _MD_FENCE.match(para[0]):
+                if _MD_FENCE.match(para[i]):
+                    in_fence = not in_fence
+                m = None if in_fence else _MD_HEADING.match(para[i])
+                if m:
                     if i > 0:
                         blocks.append(_block(para[:i], start, headings.current))
                     path = headings.push_md(len(m.group(1)), m.group(2) or "")
