@@ -9,7 +9,7 @@ import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from docqa.errors import DocqaError, ModelError
@@ -34,7 +34,6 @@ class Settings:
     n_ctx: int = 4096
     threads: int | None = None  # None: all cores
     template: str = "qa"
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -87,13 +86,18 @@ def load_settings(
         if env.get(var):
             values[name] = env[var]
     values.update({k: v for k, v in flags.items() if v is not None})
-    known = {f.name for f in fields(Settings)} - {"home", "extra"}
-    unknown = {k: v for k, v in values.items() if k not in known}
-    clean = {k: v for k, v in values.items() if k in known}
+    known = {f.name for f in fields(Settings)} - {"home"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise DocqaError(
+            f"unknown setting {', '.join(unknown)} in {config_file} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    clean = dict(values)
     for name in _PATH_FIELDS & clean.keys():
         clean[name] = Path(str(clean[name])).expanduser()
     try:
-        return replace(Settings(home=home), extra=unknown, **clean)
+        return replace(Settings(home=home), **clean)
     except TypeError as exc:
         raise DocqaError(f"invalid setting in {config_file}: {exc}") from exc
 

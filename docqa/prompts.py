@@ -1,16 +1,9 @@
-"""Prompt templates: jinja2 files rendered in a sandbox into chat messages.
-
-A template names a file in the shipped templates folder ("qa" -> qa.j2) or a path. Its
-blocks named for a chat role (`system`, `user`, `assistant`, optionally with a suffix such as
-`user_example`) become chat messages in template order, so a template can hold few-shot
-examples; a template without such blocks is one user message. Documents, questions and
-other variables are data inserted into the template, never template code.
+"""Finding templates: a name in the shipped templates folder ("qa" -> qa.j2) or a path, and
+the sandboxed jinja2 environment every template program runs in (see docqa.guide.program).
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -24,22 +17,6 @@ def templates_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "templates"
-
-
-_ROLES = ("system", "user", "assistant")
-
-
-@dataclass(frozen=True)
-class Prompt:
-    template: str  # the name or path it came from
-    messages: tuple[dict[str, str], ...]
-
-    @property
-    def sha256(self) -> str:
-        h = hashlib.sha256()
-        for m in self.messages:
-            h.update(m["role"].encode() + b"\0" + m["content"].encode() + b"\0")
-        return h.hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -64,34 +41,6 @@ def resolve_template(name: str) -> tuple[str, Path]:
         available = ", ".join(sorted(p.stem for p in templates_dir().glob("*.j2")))
         raise TemplateError(f"no template named {name!r} (shipped: {available or 'none'})")
     return name, shipped
-
-
-def render_prompt(name: str, variables: dict[str, object]) -> Prompt:
-    from jinja2 import TemplateError as JinjaError
-
-    label, path = resolve_template(name)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"cannot read template {path}: {exc}") from exc
-    env = environment()
-    try:
-        template = env.from_string(source)
-        context = template.new_context(dict(variables))
-        messages = []
-        for block, render_block in template.blocks.items():
-            role = block.split("_", 1)[0]
-            if role not in _ROLES:
-                continue
-            text = "".join(render_block(context)).strip()
-            if text:
-                messages.append({"role": role, "content": text})
-        if not messages:
-            messages.append({"role": "user", "content": template.render(variables).strip()})
-    except JinjaError as exc:
-        where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-        raise TemplateError(f"template {label}{where}: {exc.message or exc}") from exc
-    return Prompt(template=label, messages=tuple(messages))
 
 
 def load_program(name: str):

@@ -79,7 +79,8 @@ class Hit:
 class SearchResult:
     question: str
     hits: tuple[Hit, ...]
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # embed, retrieve (seconds)
+    vector: object = None  # the question's embedding (numpy float32), for the record
 
 
 @dataclass(frozen=True)

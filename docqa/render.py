@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -183,10 +182,6 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
     console.print(table)
     total = sum(d.chunks for d in docs)
     console.print(f"[dim]{len(docs)} documents, {total} chunks[/dim]")
-
-
-def display_path(path: Path) -> str:
-    return shown_path(str(path))
 
 
 # -- run -------------------------------------------------------------------------------------

@@ -369,3 +369,11 @@ def test_run_rejects_bad_variables(fakes, tmp_path, var, message):
     tpl.write_text("x")
     result = invoke("run", tpl, "--var", var)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_an_unknown_setting_in_docqa_toml_is_a_clear_error(fakes, docqa_home):
+    docqa_home.mkdir(parents=True)
+    (docqa_home / "docqa.toml").write_text("k = 3\nchunk_tokenz = 100\n")
+    result = invoke("docs", "list")
+    assert result.exit_code == 1
+    assert "unknown setting chunk_tokenz" in result.stderr and "Traceback" not in result.output

@@ -7,8 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from docqa.guide.decode import Fill
-from docqa.guide.slots import Slot
+from docqa.guide.program import Generator
 from docqa.ingest.chunker import Tokenizer
 
 
@@ -41,23 +40,5 @@ class VectorIndex(Protocol):
     def __len__(self) -> int: ...
 
 
-class LLM(Protocol):
-    """A language model that fills template-program slots (docqa.guide.program.Generator)."""
-
-    name: str
-
-    def load(self) -> None:
-        """Load the model now (otherwise the first slot does); idempotent."""
-        ...
-
-    def role_markers(self) -> dict[str, tuple[str, str]]:
-        """Chat-format text before and after a message, by role (see docqa.guide.chat)."""
-        ...
-
-    def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
-    ) -> Fill:
-        """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
-        decoder back up the prompt's last token (token healing); `cache_prefix` is the
-        template's static prefix, whose KV state may come from the disk cache."""
-        ...
+# A language model, as template programs use it: one protocol, defined with the programs.
+LLM = Generator

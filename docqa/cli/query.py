@@ -81,15 +81,13 @@ def search_command(
     """Find the chunks that best match a question (dense + lexical, fused)."""
     from docqa import render
     from docqa.flows.retrieve import retrieve
-    from docqa.records import SearchResult
 
     comps = components(settings(home, embedder=embedder, k=k))
 
-    def run(q: str) -> SearchResult:
-        found = retrieve(
+    def run(q: str):
+        return retrieve(
             q, store=comps.store, embedder=comps.embedder, index=comps.index, k=comps.settings.k
         )
-        return SearchResult(found.question, found.hits, found.timings)
 
     try:
         if question == "-":

@@ -12,10 +12,10 @@ from pathlib import Path
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.errors import DocqaError, GenerationError
 from docqa.flows import extractive
-from docqa.flows.retrieve import Retrieval, retrieve
+from docqa.flows.retrieve import retrieve
 from docqa.guide.program import ProgramResult
 from docqa.prompts import load_program
-from docqa.records import Answer, Citation, Hit
+from docqa.records import Answer, Citation, Hit, SearchResult
 from docqa.store import Store
 
 MAX_ANSWER_CHARS = 300
@@ -195,7 +195,7 @@ def ask(
     )
 
 
-def _variables(found: Retrieval) -> dict:
+def _variables(found: SearchResult) -> dict:
     sources = [
         {
             "n": i,

@@ -4,25 +4,14 @@ rank fusion."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 from docqa.adapters.protocols import Embedder
 from docqa.errors import EmptyStoreError, UsageError
 from docqa.flows.corpus import identity_of
-from docqa.records import Hit
+from docqa.records import SearchResult
 from docqa.store import Store
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of top ranks
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    question: str
-    vector: np.ndarray
-    hits: tuple[Hit, ...]
-    timings: dict[str, float]
 
 
 def clean_question(question: str) -> str:
@@ -40,7 +29,7 @@ def retrieve(
     index,
     k: int = 5,
     candidates: int | None = None,
-) -> Retrieval:
+) -> SearchResult:
     """The k best chunks for a question. The index must be open (see flows.corpus)."""
     question = clean_question(question)
     if k < 1:
@@ -74,4 +63,5 @@ def retrieve(
         f["score"] = round(f["score"], 6)
     hits = store.hits(ranked)
     t2 = time.perf_counter()
-    return Retrieval(question, vector, tuple(hits), {"embed": t1 - t0, "retrieve": t2 - t1})
+    timings = {"embed": t1 - t0, "retrieve": t2 - t1}
+    return SearchResult(question, tuple(hits), timings, vector)

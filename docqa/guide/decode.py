@@ -64,7 +64,6 @@ class Decoder:
         self.cache = cache
         self._last_strategy = 0
         self.rng = np.random.default_rng(seed)
-        self._matcher_cache: dict[str, object] = {}
 
     # -- vocabulary tables -----------------------------------------------------------------
     @cached_property
@@ -154,7 +153,7 @@ class Decoder:
         in the cache, when the context does not hold it yet. Returns how many prefix tokens
         had to be evaluated here (0 when they came from the cache or the context)."""
         engine = self.engine
-        ptoks = list(engine.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True))
+        ptoks = engine.tokenize(prefix)
         if len(ptoks) < 2 or tokens[: len(ptoks)] != ptoks or len(ptoks) >= len(tokens):
             return 0
         if engine.context_tokens[: len(ptoks)] == ptoks:
@@ -218,15 +217,20 @@ class Decoder:
                         logprob += lp
                     finish = "stop"
                     break
-            elif t in engine.eog_tokens:
+            elif engine.is_end(t):
                 finish = "stop"
                 break
             out.append(t)
             logprob += lp
             pending = t
-            healed_back = len(engine.detokenize(out)) >= len(healed.encode("utf-8"))
-            if free_after_heal and matcher is not None and healed_back:
-                matcher = None  # the healed text is back: the rest of a text slot is free
+            # once the healed text is back, the rest of a text slot is free (the length is
+            # only measured while that matters: this runs for every token)
+            if (
+                free_after_heal
+                and matcher is not None
+                and len(engine.detokenize(out)) >= len(healed.encode("utf-8"))
+            ):
+                matcher = None
             if slot.stop:
                 text = _decode(engine, out)[len(healed) :]
                 hit = _first_stop(text, slot.stop)
@@ -243,7 +247,7 @@ class Decoder:
         """Tokenize (healing the last token), bring the prompt into the context, build the
         matcher and check the slot can close in its budget."""
         engine = self.engine
-        tokens = list(engine.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        tokens = engine.tokenize(prompt)
         if not tokens:  # an empty prompt starts after a document boundary
             bos = engine.llm.token_bos()
             tokens = [bos if bos >= 0 else engine.eos]
@@ -340,7 +344,7 @@ class Decoder:
                 top = [int(t) for t in np.argsort(-logp)[: n + 1] if np.isfinite(logp[t])]
                 for t in top[:n]:
                     score = lp + float(logp[t])
-                    ended = t == engine.eos or (m is None and t in engine.eog_tokens)
+                    ended = t == engine.eos or (m is None and engine.is_end(t))
                     if ended:
                         done.append((out, score, "stop"))
                         continue

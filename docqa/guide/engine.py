@@ -72,26 +72,18 @@ class LlamaEngine:
         llm = self.llm
         return [llm.detokenize([t], special=False) for t in range(self.n_vocab)]
 
-    @cached_property
-    def eog_tokens(self) -> frozenset[int]:
-        import llama_cpp
-
-        vocab = self.llm._model.vocab
-        return frozenset(t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
-
-    @cached_property
-    def special_tokens(self) -> frozenset[int]:
-        """Control tokens (chat markers, BOS/EOS): their text is the format's."""
-        import llama_cpp
-
-        vocab = self.llm._model.vocab
-        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
-        return frozenset(
-            t for t in range(self.n_vocab) if llama_cpp.llama_token_get_attr(vocab, t) & control
-        )
-
     def is_special(self, token: int) -> bool:
-        return token in self.special_tokens
+        """A control token (chat marker, BOS/EOS): its text is the format's."""
+        import llama_cpp
+
+        attr = llama_cpp.llama_token_get_attr(self.llm._model.vocab, token)
+        return bool(attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
+
+    def is_end(self, token: int) -> bool:
+        """An end-of-generation token (EOS, end of turn, ...)."""
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
 
     @cached_property
     def chat_template(self) -> str | None:
@@ -114,7 +106,8 @@ class LlamaEngine:
 
     # -- tokens ----------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        """A prompt's tokens: BOS when the model wants one, chat markers as special tokens."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
     def detokenize(self, tokens: list[int]) -> bytes:
         return self.llm.detokenize(list(tokens), special=False)

@@ -26,17 +26,37 @@ ROLES = ("system", "user", "assistant")
 
 
 class Generator(Protocol):
-    """What a template program needs from a model."""
+    """What a template program needs from a model (docqa.adapters.llama is the real one)."""
 
     name: str
 
-    def load(self) -> None: ...
+    def load(self) -> None:
+        """Load the model now (otherwise the first slot does); idempotent."""
+        ...
 
-    def role_markers(self) -> dict[str, tuple[str, str]]: ...
+    def role_markers(self) -> dict[str, tuple[str, str]]:
+        """Chat-format text before and after a message, by role (see docqa.guide.chat)."""
+        ...
 
     def fill(
         self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
-    ) -> Fill: ...
+    ) -> Fill:
+        """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
+        decoder back up the prompt's last token (token healing); `cache_prefix` is the
+        template's static prefix, whose KV state may come from the disk cache."""
+        ...
+
+    def fill_beams(
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: str | None = None,
+    ) -> list[Fill]:
+        """Up to n complete values for the slot from a beam search, best first."""
+        ...
 
 
 @dataclass
@@ -162,7 +182,7 @@ class _Run:
         # no healing right after a chat marker: the text there is the format's, not the user's
         after_marker = any(prompt.endswith(p) for p, _ in self.markers.values() if p)
         heal = self.heal and not after_marker
-        if slot.beams > 1 and hasattr(self.generator, "fill_beams"):
+        if slot.beams > 1:
             fill = self.generator.fill_beams(
                 prompt, slot, slot.beams, heal=heal, cache_prefix=self.cache_prefix
             )[0]
@@ -195,20 +215,20 @@ class Program:
 
         started = time.perf_counter()
         run = _Run(generator, heal=heal)
-        reserved = {"gen", "select", "role", "end_role", "cache_point", "slots"} & set(variables)
+        functions = {
+            "gen": run.gen,
+            "select": run.select,
+            "role": run.role,
+            "end_role": run.end_role,
+            "cache_point": run.cache_point,
+            "slots": run.slots,
+        }
+        reserved = functions.keys() & variables.keys()
         if reserved:
             raise TemplateError(
                 f"variable names reserved by templates: {', '.join(sorted(reserved))}"
             )
-        context = dict(variables)
-        context.update(
-            gen=run.gen,
-            select=run.select,
-            role=run.role,
-            end_role=run.end_role,
-            cache_point=run.cache_point,
-            slots=run.slots,
-        )
+        context = {**variables, **functions}
         try:
             template = environment().from_string(self.source)
             for piece in template.generate(context):
