@@ -113,3 +113,26 @@ def m002_interactions_and_steps(db: Database) -> None:
         CREATE INDEX steps_interaction ON steps(interaction_id, seq);
         """,
     )
+
+
+@migrations()
+def m003_attempts_and_sessions(db: Database) -> None:
+    _run(
+        db,
+        """
+        ALTER TABLE interactions ADD COLUMN turn INTEGER;
+        ALTER TABLE interactions ADD COLUMN attempts INTEGER;
+        ALTER TABLE interactions ADD COLUMN groundedness REAL;
+        ALTER TABLE interactions ADD COLUMN cached_tokens INTEGER;
+        CREATE INDEX interactions_session ON interactions(session, id);
+        CREATE TABLE sessions (
+            name TEXT PRIMARY KEY,
+            user TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            turns INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    )

@@ -81,12 +81,95 @@ class SearchResult:
     hits: tuple[Hit, ...]
     timings: dict[str, float] = field(default_factory=dict)  # embed, retrieve (seconds)
     vector: object = None  # the question's embedding (numpy float32), for the record
+    queries: tuple[str, ...] = ()  # every query fused (the question first)
 
 
 @dataclass(frozen=True)
 class Citation:
     n: int  # the source number the model saw, 1-based
     hit: Hit
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """How well one sentence of an answer is supported (see docqa.monitor.groundedness)."""
+
+    text: str
+    supported: bool
+    how: str  # "verbatim" | "semantic" | "unsupported"
+    score: float  # best cosine similarity to a cited source sentence
+    threshold: float | None  # the 95th percentile of the unrelated null (None: no calibration)
+    p: float | None  # empirical p-value against unrelated sources
+    source: int | None  # the source number holding the nearest sentence
+    nearest: str  # the nearest source sentence
+    missing: tuple[str, ...] = ()  # facts absent from the cited sources
+
+    def reason(self) -> str:
+        if self.supported:
+            return self.how
+        if self.missing:
+            return "not in the sources: " + ", ".join(self.missing)
+        if self.p is None:
+            return "too few unrelated sentences to calibrate against"
+        return f"similarity {self.score:.2f} is within chance (p = {self.p:.3f})"
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The support of every sentence of an answer."""
+
+    sentences: tuple[SentenceSupport, ...] = field(default_factory=tuple)
+
+    @property
+    def supported(self) -> int:
+        return sum(s.supported for s in self.sentences)
+
+    @property
+    def score(self) -> float:
+        """The share of answer sentences supported (0 for an empty answer)."""
+        return self.supported / len(self.sentences) if self.sentences else 0.0
+
+    @property
+    def status(self) -> str:
+        """ "grounded" (every sentence supported), "partial", or "ungrounded"."""
+        if self.sentences and self.supported == len(self.sentences):
+            return "grounded"
+        return "partial" if self.supported else "ungrounded"
+
+    def unsupported(self) -> list[SentenceSupport]:
+        return [s for s in self.sentences if not s.supported]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One validator's judgement of an answer."""
+
+    name: str  # "citations" | "grounded" | "answerable"
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One pass of the answer loop: how the answer was sought and what the validators said."""
+
+    n: int  # 1-based
+    strategy: str  # "initial" | "rewrite" | "extractive"
+    template: str
+    queries: tuple[str, ...]
+    answer: str
+    answerable: bool  # the model's own claim
+    citations: tuple[int, ...]
+    verdicts: tuple[Verdict, ...]
+    grounding: Grounding
+    passed: bool
+    seconds: float
+    tokens: dict[str, int]
+
+    @property
+    def reason(self) -> str:
+        """Why the attempt failed ("" when it passed)."""
+        return "; ".join(f"{v.name}: {v.reason}" for v in self.verdicts if not v.ok)
 
 
 @dataclass(frozen=True)
@@ -97,11 +180,15 @@ class Answer:
     answerable: bool
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
-    status: str  # "answered" | "unanswerable"
+    status: str  # "grounded" | "partially_grounded" | "unanswerable"
     model: str
     template: str
     timings: dict[str, float]
     tokens: dict[str, int]
+    attempts: tuple[Attempt, ...] = ()
+    grounding: Grounding | None = None
+    session: str | None = None
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,8 @@ def print_search(console: Console, result: SearchResult) -> None:
 
 # -- ask -------------------------------------------------------------------------------------
 def answer_json(answer: Answer) -> dict:
+    from docqa.flows.decide import attempt_record, grounding_record
+
     return {
         "id": answer.id,
         "question": answer.question,
@@ -125,6 +127,10 @@ def answer_json(answer: Answer) -> dict:
         "answerable": answer.answerable,
         "status": answer.status,
         "citations": [{"n": c.n, **hit_json(c.hit)} for c in answer.citations],
+        "grounding": None if answer.grounding is None else grounding_record(answer.grounding),
+        "attempts": [attempt_record(a) for a in answer.attempts],
+        "session": answer.session,
+        "turn": answer.turn,
         "timings": {k: _round(v) for k, v in answer.timings.items()},
         "tokens": dict(answer.tokens),
         "model": answer.model,
@@ -132,27 +138,64 @@ def answer_json(answer: Answer) -> dict:
     }
 
 
+_STATUS = {
+    "grounded": "[green]grounded in the cited sources[/green]",
+    "partially_grounded": "[yellow]partially grounded: flagged sentences are not supported by "
+    "the sources[/yellow]",
+    "unanswerable": "[yellow]not found in the documents[/yellow]",
+}
+
+
 def print_answer(console: Console, answer: Answer) -> None:
-    style = "bold" if answer.answerable else "bold yellow"
-    console.print(f"[{style}]{escape(answer.answer)}[/{style}]", highlight=False)
-    if not answer.answerable:
-        console.print("[yellow](not answerable from the documents)[/yellow]")
+    unsupported = set()
+    if answer.grounding is not None:
+        unsupported = {s.text for s in answer.grounding.sentences if not s.supported}
+    if unsupported and answer.grounding is not None:
+        parts = []
+        for s in answer.grounding.sentences:
+            text = escape(s.text)
+            parts.append(f"[bold yellow]{text} [?][/bold yellow]" if not s.supported else text)
+        console.print("[bold]" + " ".join(parts) + "[/bold]", highlight=False)
+    else:
+        style = "bold" if answer.answerable else "bold yellow"
+        console.print(f"[{style}]{escape(answer.answer)}[/{style}]", highlight=False)
+    line = _STATUS.get(answer.status, escape(answer.status))
+    tried = len(answer.attempts)
+    if tried > 1:
+        line += f" [dim]· after {tried} attempts ({', '.join(a.strategy for a in answer.attempts)})"
+        line += "[/dim]"
+    console.print(line, highlight=False)
+    if answer.grounding is not None:
+        for s in answer.grounding.sentences:
+            if not s.supported:
+                console.print(
+                    f"  [yellow][?][/yellow] {escape(snippet(s.text, 80))}: "
+                    f"[dim]{escape(s.reason())}[/dim]",
+                    highlight=False,
+                    soft_wrap=True,
+                )
     if answer.citations:
         console.print()
-        for c in answer.citations:
-            console.print(_source_line(c.n, c.hit), soft_wrap=True)
-            console.print(
-                Padding(f"[dim]{escape(snippet(c.hit.text, 200))}[/dim]", (0, 0, 0, 4)),
-                highlight=False,
-            )
+        print_sources(console, [(c.n, c.hit) for c in answer.citations])
     t = answer.timings
     footer = (
         f"{answer.model} · {answer.tokens.get('prompt', 0)} prompt + "
         f"{answer.tokens.get('completion', 0)} answer tokens · {t.get('total', 0):.1f} s"
     )
+    if answer.session is not None:
+        footer += f" · session {answer.session} turn {answer.turn}"
     if answer.id is not None:
         footer += f" · id {answer.id}"
     console.print(f"\n[dim]{escape(footer)}[/dim]", soft_wrap=True)
+
+
+def print_sources(console: Console, sources: list[tuple[int, Hit]], chars: int = 200) -> None:
+    for n, hit in sources:
+        console.print(_source_line(n, hit), soft_wrap=True)
+        console.print(
+            Padding(f"[dim]{escape(snippet(hit.text, chars))}[/dim]", (0, 0, 0, 4)),
+            highlight=False,
+        )
 
 
 # -- docs ------------------------------------------------------------------------------------

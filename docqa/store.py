@@ -266,13 +266,12 @@ class Store:
         return [r[0] for r in rows]
 
     # -- interactions ----------------------------------------------------------------------
-    def log_interaction(self, record: dict, steps: Sequence[dict]) -> int:
-        """Write one interaction and its steps atomically; returns its id."""
-        row = dict(record)
-        for key in ("citations", "timings"):
-            if key in row and not isinstance(row[key], (str, type(None))):
-                row[key] = json.dumps(row[key])
+    # An interaction row is written when a question arrives (status "running") and each stage
+    # adds its step as it finishes, so an interrupted answer can still be inspected.
+    def begin_interaction(self, record: dict) -> int:
+        row = _encode(record)
         row.setdefault("created_at", utcnow())
+        row.setdefault("status", "running")
         cols = list(row)
         with self.conn:
             cur = self.conn.execute(
@@ -280,16 +279,74 @@ class Store:
                 f" VALUES ({', '.join('?' * len(cols))})",
                 [row[c] for c in cols],
             )
-            iid = int(cur.lastrowid)
-            self.conn.executemany(
+        return int(cur.lastrowid)
+
+    def add_step(self, iid: int, step: dict) -> None:
+        with self.conn:
+            self.conn.execute(
                 "INSERT INTO steps (interaction_id, seq, stage, seconds, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (iid, i, s["stage"], s.get("seconds"), json.dumps(s.get("data", {})))
-                    for i, s in enumerate(steps)
-                ],
+                " SELECT ?, COALESCE(MAX(seq) + 1, 0), ?, ?, ? FROM steps WHERE interaction_id = ?",
+                (iid, step["stage"], step.get("seconds"), json.dumps(step.get("data", {})), iid),
             )
-        return iid
+
+    def finish_interaction(self, iid: int, fields: dict) -> None:
+        """Record the outcome; a session's turn also updates the session's totals."""
+        row = _encode(fields)
+        with self.conn:
+            if row:
+                self.conn.execute(
+                    f"UPDATE interactions SET {', '.join(f'{c} = ?' for c in row)} WHERE id = ?",
+                    [*row.values(), iid],
+                )
+            session, status, prompt, completion = self.conn.execute(
+                "SELECT session, status, prompt_tokens, completion_tokens FROM interactions"
+                " WHERE id = ?",
+                (iid,),
+            ).fetchone()
+            if session is not None and status != "error":
+                now = utcnow()
+                self.conn.execute(
+                    "INSERT INTO sessions (name, created_at, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(name) DO NOTHING",
+                    (session, now, now),
+                )
+                self.conn.execute(
+                    "UPDATE sessions SET updated_at = ?, turns = turns + 1,"
+                    " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?"
+                    " WHERE name = ?",
+                    (now, prompt or 0, completion or 0, session),
+                )
+
+    def session_turns(self, name: str, limit: int) -> list[dict]:
+        """The last `limit` answered turns of a session, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, question, answer, status, turn FROM interactions"
+            " WHERE session = ? AND status NOT IN ('running', 'error') ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()
+        return [
+            {"id": r[0], "question": r[1], "answer": r[2], "status": r[3], "turn": r[4]}
+            for r in reversed(rows)
+        ]
+
+    def session(self, name: str) -> dict | None:
+        cur = self.conn.execute("SELECT * FROM sessions WHERE name = ?", (name,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def sample_chunks(self, limit: int, exclude_paths: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(document path, text) of up to `limit` chunks in a fixed pseudo-random order spread
+        over the corpus: the unrelated sentences groundedness is calibrated against."""
+        marks = ",".join("?" * len(exclude_paths))
+        where = f"WHERE d.path NOT IN ({marks})" if exclude_paths else ""
+        rows = self.conn.execute(
+            "SELECT d.path, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" {where} ORDER BY (c.id * 2654435761) % 4294967296 LIMIT ?",
+            [*exclude_paths, limit],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     def interaction(self, iid: int) -> dict | None:
         cur = self.conn.execute("SELECT * FROM interactions WHERE id = ?", (iid,))
@@ -310,6 +367,14 @@ class Store:
 
 
 _DOC_SELECT = "SELECT id, path, format, title, sha256, size, n_chunks, ingested_at FROM documents"
+
+
+def _encode(record: dict) -> dict:
+    row = dict(record)
+    for key in ("citations", "timings"):
+        if key in row and not isinstance(row[key], (str, type(None))):
+            row[key] = json.dumps(row[key])
+    return row
 
 
 def _doc(row: tuple) -> DocumentInfo:

@@ -54,3 +54,13 @@ def fakes(monkeypatch, fake_embedder, fake_llm):
 
     monkeypatch.setattr(components_module, "build", build)
     return fake_embedder, fake_llm
+
+
+@pytest.fixture
+def ingested(fakes, docs):
+    """The sample corpus ingested with the fake embedder, through the CLI."""
+    from tests.cli import invoke
+
+    result = invoke("ingest", docs, "--json")
+    assert result.exit_code == 0, result.output
+    return docs

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from docqa.guide.decode import Fill
+from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -57,9 +57,25 @@ class FakeEmbedder:
         return sum(len(c) for c in self.calls)
 
 
-def _default_reply(prompt: str, slot: Slot) -> object:
+_SOURCE = re.compile(r"\n\[(\d+)\] [^\n]*\n\n(.+?)\n(?=\n\[\d+\] |Question: )", re.S)
+
+
+def source_texts(prompt: str) -> dict[int, str]:
+    """The texts of the numbered sources in an ask prompt (as templates/qa.j2 lays them out),
+    from the last user turn."""
+    last = prompt[prompt.rfind("Sources:") :]
+    return {int(m.group(1)): m.group(2) for m in _SOURCE.finditer(last + "\n")}
+
+
+def first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+|\n+", text.strip())[0]
+
+
+def copy_reply(prompt: str, slot: Slot) -> object:
+    """A faithful model: answers with the first sentence of source [1], cited."""
     if slot.name == "reply":
-        return {"answer": "A fake answer.", "citations": [1], "answerable": True}
+        answer = first_sentence(source_texts(prompt)[1])
+        return {"answer": answer, "citations": [1], "answerable": True}
     if slot.choices:
         return slot.choices[0]
     return f"<{slot.name}>"
@@ -71,9 +87,7 @@ class FakeLLM:
     `reply(prompt, slot)` returns the value: a string, or any JSON value for schema slots.
     """
 
-    def __init__(
-        self, reply: Callable[[str, Slot], object] = _default_reply, name: str = "fake-llm"
-    ):
+    def __init__(self, reply: Callable[[str, Slot], object] = copy_reply, name: str = "fake-llm"):
         self.reply = reply
         self.name = name
         self.prompts: list[str] = []
@@ -91,7 +105,7 @@ class FakeLLM:
         return markers
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
         self.cache_prefixes.append(cache_prefix)
         self.heals.append(heal)
@@ -112,7 +126,13 @@ class FakeLLM:
         )
 
     def fill_beams(
-        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
     ) -> list[Fill]:
         """Scripted beams: `beam_options(prompt, slot)` gives (value, logprob) pairs."""
         self.prompts.append(prompt)

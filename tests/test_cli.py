@@ -7,22 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
 from docqa.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, [str(a) for a in args], input=input)
-
-
-@pytest.fixture
-def ingested(fakes, docs):
-    result = invoke("ingest", docs, "--json")
-    assert result.exit_code == 0, result.output
-    return docs
+from tests.cli import invoke
 
 
 def test_ingest_json_summary(fakes, docs):
@@ -93,13 +80,20 @@ def test_ask_json_contract_and_record(ingested, fakes):
     result = invoke("ask", "How tall is the Eiffel Tower?", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["answer"] == "A fake answer." and data["answerable"] is True
-    assert data["status"] == "answered" and data["model"] == "fake-llm"
-    assert set(data["timings"]) >= {"embed", "retrieve", "prompt", "generate", "total"}
+    # the fake model copies the first line of source [1]: grounded at the first attempt
+    assert data["answer"] == "THE EIFFEL TOWER" and data["answerable"] is True
+    assert data["status"] == "grounded" and data["model"] == "fake-llm"
+    assert set(data["timings"]) >= {"embed", "retrieve", "prompt", "generate", "validate", "total"}
     assert set(data["tokens"]) == {"prompt", "cached", "completion"}
     [citation] = data["citations"]
     assert citation["n"] == 1 and citation["path"].endswith("eiffel_tower.txt")
     assert {"chunk_id", "lines", "page", "score", "text"} <= set(citation)
+    assert data["grounding"]["status"] == "grounded"
+    assert data["grounding"]["sentences"][0]["how"] == "verbatim"
+    [attempt] = data["attempts"]
+    assert (attempt["strategy"], attempt["passed"], attempt["reason"]) == ("initial", True, "")
+    assert set(attempt["verdicts"]) == {"citations", "grounded", "answerable"}
+    assert (data["session"], data["turn"]) == (None, None)
     # the schema only allows the numbers of the sources shown
     [slot] = llm.slots
     assert slot.name == "reply" and slot.kind == "schema"
@@ -113,17 +107,21 @@ def test_ask_json_contract_and_record(ingested, fakes):
 
     store = Store.open(load_settings().db_path)
     row = store.interaction(data["id"])
-    assert row["question"] == "How tall is the Eiffel Tower?" and row["status"] == "answered"
-    assert json.loads(row["raw_output"])["answer"] == "A fake answer."
+    assert row["question"] == "How tall is the Eiffel Tower?" and row["status"] == "grounded"
+    assert json.loads(row["raw_output"]) == [{"attempt": 1, "answer": "THE EIFFEL TOWER"}]
+    assert (row["attempts"], row["groundedness"]) == (1, 1.0)
     assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
-    assert [s["stage"] for s in store.steps(data["id"])] == [
+    steps = store.steps(data["id"])
+    assert [s["stage"] for s in steps] == [
         "embed",
         "retrieve",
         "prompt",
         "generate",
+        "validate",
         "answer",
     ]
-    assert len(store.steps(data["id"])[1]["data"]["hits"]) == 5
+    assert len(steps[1]["data"]["hits"]) == 5
+    assert steps[4]["data"]["passed"] is True and steps[4]["data"]["next"] == "final"
 
 
 def test_ask_no_log_records_nothing(ingested):
@@ -153,7 +151,8 @@ def test_ask_stdin_models_loaded_once(ingested, fakes):
 def test_ask_human_output_shows_answer_and_citations(ingested):
     result = invoke("ask", "How tall is the Eiffel Tower?")
     assert result.exit_code == 0
-    assert "A fake answer." in result.stdout and "[1]" in result.stdout
+    assert "THE EIFFEL TOWER" in result.stdout and "[1]" in result.stdout
+    assert "grounded in the cited sources" in result.stdout
     assert "eiffel_tower.txt" in result.stdout
 
 
@@ -165,10 +164,12 @@ def test_ask_template_from_a_path(ingested, fakes, tmp_path):
         "A: {{ gen('answer', stop='\\n') }} C: {{ gen('citations', regex='[1-5]') }}"
     )
     llm.reply = lambda prompt, slot: {"answer": "Gustave Eiffel", "citations": "2"}[slot.name]
-    data = json.loads(invoke("ask", "Who built it?", "--template", tpl, "--json").stdout)
+    result = invoke("ask", "Who built it?", "--template", tpl, "--json", "--max-attempts", "1")
+    data = json.loads(result.stdout)
     assert llm.prompts[0] == "Q: Who built it? (5 sources) A: "
     assert llm.prompts[1] == "Q: Who built it? (5 sources) A: Gustave Eiffel C: "
-    assert (data["answer"], [c["n"] for c in data["citations"]]) == ("Gustave Eiffel", [2])
+    assert [a["answer"] for a in data["attempts"]] == ["Gustave Eiffel"]
+    assert [a["citations"] for a in data["attempts"]] == [[2]]
 
 
 @pytest.mark.parametrize(
@@ -303,10 +304,12 @@ def test_a_parser_crash_costs_one_file(fakes, docs, monkeypatch):
 def test_ask_with_beams_takes_the_most_likely_reply(ingested, fakes):
     _, llm = fakes
     weak = json.dumps({"answer": "Weak.", "citations": [2], "answerable": True})
-    strong = json.dumps({"answer": "Strong.", "citations": [1], "answerable": True})
+    strong = json.dumps({"answer": "THE EIFFEL TOWER", "citations": [1], "answerable": True})
     llm.beam_options = lambda prompt, slot: [(strong, -0.2), (weak, -0.9)]
-    data = json.loads(invoke("ask", "How tall is it?", "--beams", "2", "--json").stdout)
-    assert data["answer"] == "Strong." and [c["n"] for c in data["citations"]] == [1]
+    data = json.loads(
+        invoke("ask", "How tall is the Eiffel Tower?", "--beams", "2", "--json").stdout
+    )
+    assert data["answer"] == "THE EIFFEL TOWER" and [c["n"] for c in data["citations"]] == [1]
 
 
 def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
@@ -336,11 +339,16 @@ def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
 
 def test_extractive_not_found_choice(ingested, fakes):
     _, llm = fakes
-    llm.reply = lambda prompt, slot: slot.choices[-1]
+    llm.reply = lambda prompt, slot: slot.choices[-1] if slot.choices else "football 1998"
     data = json.loads(
         invoke("ask", "Who won the 1998 World Cup?", "--mode", "extractive", "--json").stdout
     )
     assert (data["answerable"], data["citations"], data["status"]) == (False, [], "unanswerable")
+    assert data["answer"] == "The documents do not say."
+    # extractive mode tries the question, then a rewrite; never a generative attempt
+    assert [a["strategy"] for a in data["attempts"]] == ["initial", "rewrite"]
+    assert [a["template"] for a in data["attempts"]] == ["extractive", "extractive"]
+    assert data["attempts"][1]["queries"] == ["Who won the 1998 World Cup?", "football 1998"]
 
 
 def test_run_fills_a_template_with_typed_variables(fakes, tmp_path):

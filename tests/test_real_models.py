@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from docqa.cli import app
-from docqa.flows.ask import ANSWER_PATTERN, MAX_CITATIONS
+from docqa.flows.reply import ANSWER_PATTERN, MAX_CITATIONS
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.models

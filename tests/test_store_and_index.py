@@ -36,14 +36,18 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         store.db.table_names()
     )
     applied = [m.name for m in migrations.applied(store.db)]
-    assert applied == ["m001_documents_and_chunks", "m002_interactions_and_steps"]
+    assert applied == [
+        "m001_documents_and_chunks",
+        "m002_interactions_and_steps",
+        "m003_attempts_and_sessions",
+    ]
     assert store.db["chunks"].columns_dict["embedding"] is bytes
 
 
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.db["_sqlite_migrations"].count == 2
+    assert s.db["_sqlite_migrations"].count == 3
 
 
 def test_replace_document_swaps_chunks_and_fts_in_one_go(store):

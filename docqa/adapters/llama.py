@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from docqa.guide.chat import role_markers
-from docqa.guide.decode import Decoder, Fill
+from docqa.guide.decode import CachePrefix, Decoder, Fill
 from docqa.guide.engine import LlamaEngine
 from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
@@ -41,11 +41,17 @@ class LlamaCppLLM:
         return role_markers(e.chat_template, e.bos_text, e.eos_text)
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
         return self.decoder.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)
 
     def fill_beams(
-        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
     ) -> list[Fill]:
         return self.decoder.fill_beams(prompt, slot, n, heal=heal, cache_prefix=cache_prefix)

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from docqa.cli import docs, ingest, query, run
+from docqa.cli import chat, docs, ingest, query, run
 
 app = typer.Typer(
     name="docqa",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command(name="ingest")(ingest.ingest_command)
 app.command(name="search")(query.search_command)
 app.command(name="ask")(query.ask_command)
+app.command(name="chat")(chat.chat_command)
 app.command(name="run")(run.run_command)
 app.add_typer(docs.app, name="docs")
 

@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -49,6 +50,40 @@ KOpt = Annotated[
     int | None,
     typer.Option(
         "-k", help="Number of chunks to retrieve [default: 5].", min=1, max=100, show_default=False
+    ),
+]
+
+
+class Mode(StrEnum):
+    generative = "generative"
+    extractive = "extractive"
+
+
+ModeOpt = Annotated[
+    Mode,
+    typer.Option(
+        "--mode",
+        help="generative: the model writes the answer; extractive: it can only choose a "
+        "sentence copied from the sources.",
+    ),
+]
+MaxAttemptsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-attempts",
+        help="Answers are checked (citations, grounding, relevance); a rejected one is tried "
+        "again with a rewritten query, then extractively, up to this many attempts.",
+        min=1,
+        max=10,
+    ),
+]
+SessionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--session",
+        help="Continue the named conversation: earlier turns are shown to the model and "
+        "follow-ups are searched in their context.",
+        show_default=False,
     ),
 ]
 

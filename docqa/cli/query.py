@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,7 +15,11 @@ from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
     KOpt,
+    MaxAttemptsOpt,
+    Mode,
     ModelOpt,
+    ModeOpt,
+    SessionOpt,
     components,
     err,
     guarded,
@@ -24,13 +27,7 @@ from docqa.cli.common import (
     read_questions,
     settings,
 )
-from docqa.errors import DocqaError
-
-
-class Mode(StrEnum):
-    generative = "generative"
-    extractive = "extractive"
-
+from docqa.errors import DocqaError, UsageError
 
 QuestionArg = Annotated[
     str,
@@ -115,14 +112,9 @@ def ask_command(
         ),
     ] = None,
     model: ModelOpt = None,
-    mode: Annotated[
-        Mode,
-        typer.Option(
-            "--mode",
-            help="generative: the model writes the answer; extractive: it can only choose a "
-            "sentence copied from the sources.",
-        ),
-    ] = Mode.generative,
+    mode: ModeOpt = Mode.generative,
+    max_attempts: MaxAttemptsOpt = 3,
+    session: SessionOpt = None,
     beams: Annotated[
         int,
         typer.Option(
@@ -142,18 +134,25 @@ def ask_command(
     """Answer a question from your documents, with citations, using the local model."""
     from docqa import render
     from docqa.flows.ask import AskOptions, ask
-    from docqa.flows.retrieve import clean_question
+    from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
 
     config = settings(home, embedder=embedder, model=model, k=k, template=template)
-    resolve_template(config.template)  # a bad template fails before any model loads
-    questions = read_questions() if question == "-" else [clean_question(question)]
-    comps = components(config)
     if mode is Mode.extractive and template is None:
         config = replace(config, template="extractive")
-        resolve_template(config.template)
+    resolve_template(config.template)  # a bad template fails before any model loads
+    if session is not None and no_log:
+        raise UsageError("--session keeps its turns in the interaction log: drop --no-log")
+    questions = read_questions() if question == "-" else [clean_question(question)]
+    comps = components(config)
     options = AskOptions(
-        k=config.k, template=config.template, log=not no_log, beams=beams, mode=mode.value
+        k=config.k,
+        template=config.template,
+        log=not no_log,
+        beams=beams,
+        mode=mode.value,
+        max_attempts=max_attempts,
+        session=clean_session(session),
     )
 
     def run(q: str):
@@ -164,6 +163,7 @@ def ask_command(
             index=comps.index,
             llm=comps.llm,
             options=options,
+            pool=comps.null_pool,
         )
 
     try:

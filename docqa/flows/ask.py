@@ -1,68 +1,68 @@
-"""The ask flow: retrieve -> prompt -> guided generation -> answer, with every stage recorded."""
+"""The ask flow: retrieve -> prompt -> guided generation -> decide -> answer.
+
+Each attempt's answer is validated (docqa.flows.validate); a rejected one is tried again with
+an altered prompt (docqa.flows.decide). The interaction is recorded as it goes: its row when
+the question arrives, then one step per stage and per attempt, so an interrupted loop can be
+inspected; the outcome when it ends.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.adapters.protocols import LLM, Embedder
-from docqa.errors import DocqaError, GenerationError
+from docqa.errors import DocqaError
 from docqa.flows import extractive
-from docqa.flows.retrieve import retrieve
-from docqa.guide.program import ProgramResult
+from docqa.flows.decide import attempt_record, decide, feedback, plan
+from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
+from docqa.flows.retrieve import clean_question, retrieve
+from docqa.flows.validate import NOT_FOUND, validate
+from docqa.monitor.groundedness import NullPool, pool_from_store
 from docqa.prompts import load_program
-from docqa.records import Answer, Citation, Hit, SearchResult
+from docqa.records import Answer, Attempt, Citation, Hit, SearchResult
 from docqa.store import Store
-
-MAX_ANSWER_CHARS = 300
-MAX_CITATIONS = 3
-# One line of prose, 1..MAX_ANSWER_CHARS characters, starting with a letter or digit: no
-# control characters, escapes or braces, so a small model cannot wander into fake JSON, blank
-# lines or a punctuation loop (seen: answers starting "', 1.3333..." that ran to the limit).
-ANSWER_PATTERN = r'^\w[^"\\\x00-\x1f{}]{0,' + str(MAX_ANSWER_CHARS - 1) + "}$"
-
-
-def answer_schema(n_sources: int) -> dict:
-    """The JSON schema the model's reply is held to: every string and array bounded, and
-    citations limited to the numbers of the sources actually shown."""
-    citation = {"type": "integer", "enum": list(range(1, n_sources + 1))}
-    if n_sources == 0:
-        citation = {"type": "integer", "enum": [0]}
-    return {
-        "type": "object",
-        "properties": {
-            "answer": {"type": "string", "pattern": ANSWER_PATTERN},
-            "citations": {
-                "type": "array",
-                "items": citation,
-                "minItems": 0,
-                "maxItems": min(MAX_CITATIONS, max(n_sources, 1)),
-            },
-            "answerable": {"type": "boolean"},
-        },
-        "required": ["answer", "citations", "answerable"],
-        "additionalProperties": False,
-    }
-
-
-REPLY_TOKENS = 160  # the reply slot's budget; the decoder closes the JSON inside it
-
-
-def _title(hit: Hit) -> str:
-    return Path(hit.path).name
 
 
 @dataclass(frozen=True)
 class AskOptions:
     k: int = 5
-    template: str = "qa"
+    template: str | None = None  # None: "qa", or "extractive" in extractive mode
     log: bool = True
     mode: str = "generative"
     beams: int = 1
+    max_attempts: int = 3
+    session: str | None = None
+    history: int = 4  # earlier turns of the session the model sees
+
+    @property
+    def main_template(self) -> str:
+        if self.template is not None:
+            return self.template
+        return "extractive" if self.mode == "extractive" else "qa"
+
+
+class _Recorder:
+    """Writes the interaction as it happens (or nothing, with --no-log)."""
+
+    def __init__(self, store: Store, enabled: bool):
+        self.store, self.enabled, self.id = store, enabled, None
+
+    def begin(self, record: dict) -> None:
+        if self.enabled:
+            self.id = self.store.begin_interaction(record)
+
+    def step(self, stage: str, seconds: float, data: dict) -> None:
+        if self.id is not None:
+            self.store.add_step(self.id, {"stage": stage, "seconds": seconds, "data": data})
+
+    def finish(self, fields: dict) -> None:
+        if self.id is not None:
+            self.store.finish_interaction(self.id, fields)
 
 
 def ask(
@@ -73,134 +73,229 @@ def ask(
     index,
     llm: LLM,
     options: AskOptions = AskOptions(),
+    pool: Callable[[], NullPool] | None = None,
 ) -> Answer:
-    """Answer one question from the store's documents; records the interaction unless
-    options.log is false."""
+    """Answer one question from the store's documents. `pool` gives the unrelated sentences
+    groundedness is calibrated against (docqa.components caches them); by default they are
+    drawn from the store."""
     started = time.perf_counter()
-    steps: list[dict] = []
-    record: dict = {
-        "kind": "ask",
-        "question": question,
-        "mode": options.mode,
-        "template": options.template,
-        "model": llm.name,
-        "embedder": embedder.name,
-        "k": options.k,
-    }
+    question = clean_question(question)
+    rec = _Recorder(store, options.log)
+    timings = {"load": 0.0, "embed": 0.0, "retrieve": 0.0, "prompt": 0.0, "generate": 0.0}
+    timings["validate"] = 0.0
+    tokens = {"prompt": 0, "cached": 0, "completion": 0}
     try:
-        t_load = time.perf_counter()
+        t = time.perf_counter()
         embedder.load()
         llm.load()
-        load_seconds = time.perf_counter() - t_load
-        program = load_program(options.template)
-        found = retrieve(question, store=store, embedder=embedder, index=index, k=options.k)
-        record["question"] = found.question
-        record["question_embedding"] = found.vector.astype("float32").tobytes()
-        steps.append(
+        timings["load"] = time.perf_counter() - t
+        history, turn = [], None
+        if options.session:
+            history = store.session_turns(options.session, options.history)
+            turn = ((store.session(options.session) or {}).get("turns") or 0) + 1
+        context = _context_query(question, history)
+        found = retrieve(
+            question, store=store, embedder=embedder, index=index, k=options.k, also=context
+        )
+        rec.begin(
             {
-                "stage": "embed",
-                "seconds": found.timings["embed"],
-                "data": {"dimension": int(found.vector.shape[0])},
+                "kind": "ask",
+                "question": found.question,
+                "session": options.session,
+                "turn": turn,
+                "mode": options.mode,
+                "template": options.main_template,
+                "model": llm.name,
+                "embedder": embedder.name,
+                "k": options.k,
+                "question_embedding": found.vector.astype("float32").tobytes(),
             }
         )
-        steps.append(
-            {
-                "stage": "retrieve",
-                "seconds": found.timings["retrieve"],
-                "data": {"hits": [_hit_record(h) for h in found.hits]},
-            }
-        )
-        variables = _variables(found)
-        if options.mode == "extractive":
-            variables["candidates"] = extractive.candidates(found.vector, found.hits, embedder)
-        if options.beams > 1:
-            from docqa.guide.beams import run_beams
+        timings["embed"] += found.timings["embed"]
+        timings["retrieve"] += found.timings["retrieve"]
+        rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
+        rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
+        t = time.perf_counter()
+        null = pool() if pool is not None else pool_from_store(store, embedder)
+        timings["validate"] += time.perf_counter() - t
 
-            result = run_beams(program, llm, variables, options.beams)[0].result
-        else:
-            result = program.run(llm, variables)
-        reply = _reply(result)
-        record.update(
-            prompt=result.text,
-            raw_output=json.dumps(reply, ensure_ascii=False),
-            prompt_tokens=result.tokens["prompt"],
-            completion_tokens=result.tokens["completion"],
-        )
-        steps.append(
-            {
-                "stage": "prompt",
-                "seconds": result.timings["template"],
-                "data": {
+        attempts: list[Attempt] = []
+        shown: dict[int, tuple[tuple[Hit, ...], str]] = {}  # attempt -> (sources, prompt)
+        last: Attempt | None = None
+        strategies = plan(options.mode, options.max_attempts)
+        for n, strategy in enumerate(strategies, start=1):
+            a_started = time.perf_counter()
+            if strategy == "rewrite":
+                query, result = _rewrite(question, history, llm)
+                _add(tokens, timings, result)
+                found = retrieve(
+                    question,
+                    store=store,
+                    embedder=embedder,
+                    index=index,
+                    k=options.k,
+                    also=(query, *context),
+                )
+                timings["embed"] += found.timings["embed"]
+                timings["retrieve"] += found.timings["retrieve"]
+                rec.step(
+                    "rewrite",
+                    result.timings["generate"],
+                    {
+                        "attempt": n,
+                        "query": query,
+                        "tokens": result.tokens,
+                        "slots": result.slot_records(),
+                    },
+                )
+                rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, n))
+            template = options.main_template if strategy != "extractive" else "extractive"
+            program = load_program(template)
+            variables = _variables(found, history, feedback(last))
+            if "extractive" in (template, options.mode):
+                variables["candidates"] = extractive.candidates(found.vector, found.hits, embedder)
+            if options.beams > 1:
+                from docqa.guide.beams import run_beams
+
+                result = run_beams(program, llm, variables, options.beams)[0].result
+            else:
+                result = program.run(llm, variables)
+            _add(tokens, timings, result)
+            rec.step(
+                "prompt",
+                result.timings["template"],
+                {
+                    "attempt": n,
                     "template": program.label,
                     "sha256": hashlib.sha256(result.text.encode()).hexdigest(),
                     "schema": variables["schema"],
+                    "text": result.text,
                 },
-            }
-        )
-        steps.append(
-            {
-                "stage": "generate",
-                "seconds": result.timings["generate"],
-                "data": {"tokens": result.tokens, "slots": result.slot_records()},
-            }
-        )
-        answer_text, answerable, numbers = parse_reply(reply)
+            )
+            rec.step(
+                "generate",
+                result.timings["generate"],
+                {"attempt": n, "tokens": result.tokens, "slots": result.slot_records()},
+            )
+            answer_text, answerable, numbers = parse_reply(reply_of(result))
+            t = time.perf_counter()
+            verdicts, grounding = validate(
+                question_vector=found.vector,
+                answer=answer_text,
+                answerable=answerable,
+                citations=numbers,
+                hits=found.hits,
+                embedder=embedder,
+                pool=null,
+            )
+            v_seconds = time.perf_counter() - t
+            timings["validate"] += v_seconds
+            last = Attempt(
+                n=n,
+                strategy=strategy,
+                template=program.label,
+                queries=found.queries,
+                answer=answer_text,
+                answerable=answerable,
+                citations=tuple(numbers),
+                verdicts=verdicts,
+                grounding=grounding,
+                passed=all(v.ok for v in verdicts),
+                seconds=time.perf_counter() - a_started,
+                tokens=result.tokens,
+            )
+            attempts.append(last)
+            shown[n] = (found.hits, result.text)
+            following = "final" if last.passed or n == len(strategies) else strategies[n]
+            rec.step("validate", v_seconds, {**attempt_record(last), "next": following})
+            if last.passed:
+                break
+        status, chosen = decide(attempts)
     except DocqaError as exc:
-        if options.log and "question_embedding" in record:
-            record.update(status="error", error=str(exc), seconds=time.perf_counter() - started)
-            store.log_interaction(record, steps)
+        rec.finish({"status": "error", "error": str(exc), "seconds": time.perf_counter() - started})
         raise
 
-    citations = tuple(Citation(n, found.hits[n - 1]) for n in numbers if 1 <= n <= len(found.hits))
-    status = "answered" if answerable else "unanswerable"
-    timings = {
-        "load": load_seconds,
-        "embed": found.timings["embed"],
-        "retrieve": found.timings["retrieve"],
-        "prompt": result.timings["template"],
-        "generate": result.timings["generate"],
-    }
+    hits, prompt = shown[chosen.n if chosen is not None else len(attempts)]
+    if chosen is None:
+        answer_text, citations, grounding = NOT_FOUND, (), None
+    else:
+        answer_text, grounding = chosen.answer, chosen.grounding
+        citations = tuple(Citation(n, hits[n - 1]) for n in chosen.citations)
     timings["total"] = time.perf_counter() - started
-    tokens = dict(result.tokens)
-    iid = None
-    if options.log:
-        record.update(
-            answer=answer_text,
-            answerable=int(answerable),
-            status=status,
-            citations=[{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
-            timings=timings,
-            seconds=timings["total"],
-        )
-        steps.append(
-            {
-                "stage": "answer",
-                "seconds": 0.0,
-                "data": {"status": status, "citations": [c.n for c in citations]},
-            }
-        )
-        iid = store.log_interaction(record, steps)
+    rec.step(
+        "answer",
+        0.0,
+        {
+            "status": status,
+            "attempt": None if chosen is None else chosen.n,
+            "citations": [c.n for c in citations],
+        },
+    )
+    rec.finish(
+        {
+            "answer": answer_text,
+            "answerable": int(status != "unanswerable"),
+            "status": status,
+            "citations": [{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
+            "timings": timings,
+            "seconds": timings["total"],
+            "prompt": prompt,
+            "raw_output": json.dumps(
+                [{"attempt": a.n, "answer": a.answer} for a in attempts], ensure_ascii=False
+            ),
+            "prompt_tokens": tokens["prompt"],
+            "cached_tokens": tokens["cached"],
+            "completion_tokens": tokens["completion"],
+            "attempts": len(attempts),
+            "groundedness": None if grounding is None else grounding.score,
+        }
+    )
     return Answer(
-        id=iid,
-        question=found.question,
+        id=rec.id,
+        question=question,
         answer=answer_text,
-        answerable=answerable,
+        answerable=status != "unanswerable",
         citations=citations,
-        hits=found.hits,
+        hits=hits,
         status=status,
         model=llm.name,
-        template=program.label,
+        template=options.main_template if chosen is None else chosen.template,
         timings=timings,
         tokens=tokens,
+        attempts=tuple(attempts),
+        grounding=grounding,
+        session=options.session,
+        turn=turn,
     )
 
 
-def _variables(found: SearchResult) -> dict:
+def _context_query(question: str, history: list[dict]) -> tuple[str, ...]:
+    """A follow-up ("and when was it built?") is also searched with the previous question in
+    front of it, so retrieval knows what "it" is."""
+    if not history:
+        return ()
+    return (f"{history[-1]['question']} {question}",)
+
+
+def _rewrite(question: str, history: list[dict], llm: LLM):
+    program = load_program("rewrite")
+    result = program.run(llm, {"question": question, "history": history})
+    return str(result.slots.get("query", "")).strip(), result
+
+
+def _add(tokens: dict, timings: dict, result) -> None:
+    for key, value in result.tokens.items():
+        tokens[key] = tokens.get(key, 0) + value
+    timings["prompt"] += result.timings["template"]
+    timings["generate"] += result.timings["generate"]
+
+
+def _variables(found: SearchResult, history: list[dict], note: str) -> dict:
     sources = [
         {
             "n": i,
             "path": h.path,
-            "title": _title(h),
+            "title": Path(h.path).name,
             "heading": h.heading,
             "where": h.where,
             "text": h.text,
@@ -213,51 +308,20 @@ def _variables(found: SearchResult) -> dict:
         "max_citations": MAX_CITATIONS,
         "schema": answer_schema(len(found.hits)),
         "reply_tokens": REPLY_TOKENS,
+        "history": [{"question": t["question"], "answer": t["answer"]} for t in history],
+        "feedback": note,
     }
 
 
-def _reply(result: ProgramResult) -> dict:
-    """The reply a template produced: one `reply` slot holding the JSON object, a `sentence`
-    slot (extractive), or separate `answer`, `citations` and `answerable` slots."""
-    if isinstance(result.slots.get("sentence"), str):
-        return extractive.reply_from_choice(result.slots["sentence"])  # type: ignore[arg-type]
-    if isinstance(result.slots.get("reply"), dict):
-        return dict(result.slots["reply"])  # type: ignore[arg-type]
-    if "answer" in result.slots:
-        reply: dict = {"answer": result.slots["answer"]}
-        cites = result.slots.get("citations", [])
-        if isinstance(cites, str):
-            cites = [int(x) for x in re.findall(r"\d+", cites)]
-        reply["citations"] = cites
-        answerable = result.slots.get("answerable", True)
-        reply["answerable"] = (
-            answerable
-            if isinstance(answerable, bool)
-            else str(answerable).strip().lower() in ("true", "yes")
-        )
-        return reply
-    raise GenerationError(
-        "the template filled no `reply` slot (nor `answer`): an ask template must produce one"
-    )
+def _retrieve_data(found: SearchResult, attempt: int) -> dict:
+    return {
+        "attempt": attempt,
+        "queries": list(found.queries),
+        "hits": [_hit(h) for h in found.hits],
+    }
 
 
-def parse_reply(reply: dict) -> tuple[str, bool, list[int]]:
-    """(answer, answerable, citation numbers) from the model's reply."""
-    try:
-        answer = str(reply["answer"]).strip()
-        answerable = bool(reply.get("answerable", True))
-        numbers: list[int] = []
-        for n in reply.get("citations") or []:
-            if isinstance(n, int) and not isinstance(n, bool) and n not in numbers:
-                numbers.append(n)
-    except (KeyError, TypeError) as exc:
-        raise GenerationError(f"the model's reply lacks a field: {exc}") from exc
-    if not answerable:
-        numbers = []
-    return answer, answerable, numbers
-
-
-def _hit_record(hit: Hit) -> dict:
+def _hit(hit: Hit) -> dict:
     return {
         "chunk_id": hit.chunk_id,
         "score": hit.score,

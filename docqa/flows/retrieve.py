@@ -21,6 +21,15 @@ def clean_question(question: str) -> str:
     return question
 
 
+def clean_session(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = name.strip()
+    if not name or len(name) > 100 or any(not c.isprintable() for c in name):
+        raise UsageError("a session name is 1 to 100 printable characters")
+    return name
+
+
 def retrieve(
     question: str,
     *,
@@ -29,9 +38,13 @@ def retrieve(
     index,
     k: int = 5,
     candidates: int | None = None,
+    also: tuple[str, ...] = (),
 ) -> SearchResult:
-    """The k best chunks for a question. The index must be open (see flows.corpus)."""
+    """The k best chunks for a question. `also` are more queries for the same need (a
+    rewrite, the question with its conversation's context); every query's dense and lexical
+    rankings are fused. The index must be open (see flows.corpus)."""
     question = clean_question(question)
+    queries = [question] + [q for q in (" ".join(a.split()) for a in also) if q]
     if k < 1:
         raise UsageError("-k must be at least 1")
     if store.chunk_count() == 0:
@@ -41,20 +54,20 @@ def retrieve(
 
     embedder.load()  # loading is not the embed stage's time
     t0 = time.perf_counter()
-    vector = embedder.embed([question])[0]
+    vectors = embedder.embed(queries)
     t1 = time.perf_counter()
-    dense = index.query(vector, n)
-    lexical = store.lexical_search(question, n)
     fields: dict[int, dict] = {}
-    for rank, (cid, similarity) in enumerate(dense, start=1):
-        f = fields.setdefault(cid, {"score": 0.0})
-        f["score"] += 1.0 / (RRF_K + rank)
-        f["dense_score"] = round(similarity, 6)
-        f["dense_rank"] = rank
-    for rank, cid in enumerate(lexical, start=1):
-        f = fields.setdefault(cid, {"score": 0.0})
-        f["score"] += 1.0 / (RRF_K + rank)
-        f["lexical_rank"] = rank
+    for query, vector in zip(queries, vectors, strict=True):
+        for rank, (cid, similarity) in enumerate(index.query(vector, n), start=1):
+            f = fields.setdefault(cid, {"score": 0.0})
+            f["score"] += 1.0 / (RRF_K + rank)
+            if similarity > (f.get("dense_score") or -2.0):
+                f["dense_score"] = round(similarity, 6)
+            f["dense_rank"] = min(rank, f.get("dense_rank") or rank)
+        for rank, cid in enumerate(store.lexical_search(query, n), start=1):
+            f = fields.setdefault(cid, {"score": 0.0})
+            f["score"] += 1.0 / (RRF_K + rank)
+            f["lexical_rank"] = min(rank, f.get("lexical_rank") or rank)
     ranked = sorted(
         fields.items(),
         key=lambda kv: (-kv[1]["score"], -(kv[1].get("dense_score") or -1.0), kv[0]),
@@ -64,4 +77,4 @@ def retrieve(
     hits = store.hits(ranked)
     t2 = time.perf_counter()
     timings = {"embed": t1 - t0, "retrieve": t2 - t1}
-    return SearchResult(question, tuple(hits), timings, vector)
+    return SearchResult(question, tuple(hits), timings, vectors[0], tuple(queries))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from docqa.errors import DocqaError, GenerationError
-from docqa.guide.decode import Fill
+from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.program import Generator, Program, ProgramResult
 from docqa.guide.slots import Slot
 
@@ -29,7 +29,7 @@ class Beam:
 class _Pause(DocqaError):
     """Raised at the first slot beyond the replayed ones."""
 
-    def __init__(self, prompt: str, slot: Slot, heal: bool, cache_prefix: str | None):
+    def __init__(self, prompt: str, slot: Slot, heal: bool, cache_prefix: CachePrefix):
         super().__init__("paused")
         self.prompt, self.slot, self.heal, self.cache_prefix = prompt, slot, heal, cache_prefix
 
@@ -50,7 +50,7 @@ class _Replay:
         return self.inner.role_markers()
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
         if self.i < len(self.fills):
             fill = self.fills[self.i]

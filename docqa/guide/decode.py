@@ -21,6 +21,8 @@ from docqa.guide.engine import LlamaEngine
 from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
 
+CachePrefix = str | tuple[str, ...] | None  # one reusable prefix, or several (shortest first)
+
 # Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
 _CLOSING_ORDER = (
     b'"',
@@ -148,24 +150,38 @@ class Decoder:
         return path if len(path) <= limit else None
 
     # -- the loop --------------------------------------------------------------------------
-    def _restore_prefix(self, prefix: str, tokens: list[int]) -> int:
-        """Bring the template's static prefix into the context from the disk cache, or put it
-        in the cache, when the context does not hold it yet. Returns how many prefix tokens
-        had to be evaluated here (0 when they came from the cache or the context)."""
+    def _restore_prefix(self, prefixes: CachePrefix, tokens: list[int]) -> int:
+        """Bring the template's reusable prefixes (cache points) into the context: from the
+        context itself, else from the longest one saved on disk, prefilling the rest and
+        saving each prefix not on disk yet. Returns how many prefix tokens had to be
+        evaluated here (0 when they all came from the cache or the context)."""
         engine = self.engine
-        ptoks = engine.tokenize(prefix)
-        if len(ptoks) < 2 or tokens[: len(ptoks)] != ptoks or len(ptoks) >= len(tokens):
+        if isinstance(prefixes, str):
+            prefixes = (prefixes,)
+        points = []
+        for prefix in prefixes or ():
+            ptoks = engine.tokenize(prefix)
+            longer = not points or len(ptoks) > len(points[-1])
+            if longer and 2 <= len(ptoks) < len(tokens) and tokens[: len(ptoks)] == ptoks:
+                points.append(ptoks)
+        if not points:
             return 0
-        if engine.context_tokens[: len(ptoks)] == ptoks:
+        held = engine.context_tokens
+        if held[: len(points[-1])] == points[-1]:
             return 0
-        if self.cache.load(engine, ptoks):
-            return 0
-        reused = engine.prefill(ptoks)
-        self.cache.save(engine, ptoks)
-        return len(ptoks) - reused
+        start = 0  # the longest point already in the context, or restored from disk
+        for i in range(len(points) - 1, -1, -1):
+            if held[: len(points[i])] == points[i] or self.cache.load(engine, points[i]):
+                start = i + 1
+                break
+        evaluated = 0
+        for ptoks in points[start:]:
+            evaluated += len(ptoks) - engine.prefill(ptoks)
+            self.cache.save(engine, ptoks)
+        return evaluated
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
         started = time.perf_counter()
         engine = self.engine
@@ -243,7 +259,7 @@ class Decoder:
             slot, out, logprob, tokens, cached, finish, healed, started, first_token_at or 0.0
         )
 
-    def _prepare(self, prompt: str, slot: Slot, heal: bool, cache_prefix: str | None):
+    def _prepare(self, prompt: str, slot: Slot, heal: bool, cache_prefix: CachePrefix):
         """Tokenize (healing the last token), bring the prompt into the context, build the
         matcher and check the slot can close in its budget."""
         engine = self.engine
@@ -319,7 +335,13 @@ class Decoder:
 
     # -- beam search -----------------------------------------------------------------------
     def fill_beams(
-        self, prompt: str, slot: Slot, n: int, *, heal: bool = True, cache_prefix: str | None = None
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
     ) -> list[Fill]:
         """Up to n complete values for the slot, best cumulative log-probability first.
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from docqa.errors import DocqaError, GenerationError, TemplateError
-from docqa.guide.decode import Fill
+from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot, make_slot
 
 ROLES = ("system", "user", "assistant")
@@ -39,11 +39,12 @@ class Generator(Protocol):
         ...
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: str | None = None
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
         """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
         decoder back up the prompt's last token (token healing); `cache_prefix` is the
-        template's static prefix, whose KV state may come from the disk cache."""
+        template's reusable prefixes (cache points), shortest first, whose KV states may come
+        from the disk cache."""
         ...
 
     def fill_beams(
@@ -53,7 +54,7 @@ class Generator(Protocol):
         n: int,
         *,
         heal: bool = True,
-        cache_prefix: str | None = None,
+        cache_prefix: CachePrefix = None,
     ) -> list[Fill]:
         """Up to n complete values for the slot from a beam search, best first."""
         ...
@@ -112,7 +113,7 @@ class _Run:
         self.slots: dict[str, object] = {}
         self.fills: list[Fill] = []
         self.open_role: str | None = None
-        self.cache_prefix: str | None = None
+        self.cache_points: list[str] = []
         self._markers: dict[str, tuple[str, str]] | None = None
 
     @property
@@ -159,10 +160,17 @@ class _Run:
         return closing + self.markers[name][0]
 
     def cache_point(self) -> str:
-        """Mark the end of the template's static prefix: its KV state is kept on disk and
-        restored by later processes instead of being prefilled."""
-        self.cache_prefix = self.text()
+        """Mark the end of a reusable prefix (the static instructions; a conversation's
+        history): its KV state is kept on disk and restored by later processes instead of
+        being prefilled. The longest one saved is restored."""
+        text = self.text()
+        if text and (not self.cache_points or self.cache_points[-1] != text):
+            self.cache_points.append(text)
         return ""
+
+    @property
+    def cache_prefix(self) -> tuple[str, ...] | None:
+        return tuple(self.cache_points) or None
 
     def end_role(self) -> str:
         if self.open_role is None:

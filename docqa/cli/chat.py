@@ -1,0 +1,166 @@
+"""`docqa chat`: a conversation with your documents in the terminal (or over a pipe)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+
+import typer
+from rich.markup import escape
+
+from docqa.cli.common import (
+    EmbedderOpt,
+    HomeOpt,
+    JsonOpt,
+    KOpt,
+    MaxAttemptsOpt,
+    Mode,
+    ModelOpt,
+    ModeOpt,
+    SessionOpt,
+    components,
+    err,
+    guarded,
+    out,
+    settings,
+)
+from docqa.errors import DocqaError
+
+HELP = (
+    "Ask anything about your documents; follow-up questions may refer to earlier turns.\n"
+    "  /sources   every source the last answer was drawn from\n"
+    "  /history   the turns of this session so far\n"
+    "  /quit      end the chat (also /exit, Ctrl-D)"
+)
+
+
+def _lines(interactive: bool) -> Iterator[str]:
+    if interactive:
+        import readline  # noqa: F401  (line editing and ↑ history for input())
+
+        while True:
+            try:
+                yield input("\001\033[1m\002you>\001\033[0m\002 ")
+            except EOFError:
+                out.print()
+                return
+    else:
+        yield from sys.stdin
+
+
+@guarded
+def chat_command(
+    session: SessionOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = Mode.generative,
+    max_attempts: MaxAttemptsOpt = 3,
+    model: ModelOpt = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Talk with your documents: follow-up questions, citations after each answer, /sources,
+    /history, /quit. Turns are kept in the session (continue it later with --session NAME,
+    here or in `docqa ask`); the model reuses its cached state, so each turn only reads what
+    is new. Reads one question per line from stdin when it is not a terminal."""
+    from docqa import render
+    from docqa.flows.ask import AskOptions, ask
+    from docqa.flows.retrieve import clean_session
+
+    config = settings(home, embedder=embedder, model=model, k=k)
+    template = "extractive" if mode is Mode.extractive else config.template
+    name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S")
+    options = AskOptions(
+        k=config.k,
+        template=template,
+        mode=mode.value,
+        max_attempts=max_attempts,
+        session=name,
+    )
+    interactive = sys.stdin.isatty() and not json_out
+    comps = components(config)
+    last = None
+    failed = 0
+    if interactive:
+        out.print(f"[bold]docqa chat[/bold] · session [cyan]{escape(name)}[/cyan] · /help")
+    try:
+        for line in _lines(interactive):
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                command = text.split()[0].lower()
+                if command in ("/quit", "/exit"):
+                    break
+                if command == "/sources":
+                    _sources(last, json_out)
+                elif command == "/history":
+                    _history(comps.store, name, json_out)
+                elif command == "/help":
+                    out.print(HELP, highlight=False, markup=False)
+                else:
+                    err.print(f"unknown command {escape(command)}: /help lists them")
+                continue
+            try:
+                if interactive:
+                    with out.status("thinking…", spinner="dots"):
+                        last = _ask(ask, text, comps, options)
+                else:
+                    last = _ask(ask, text, comps, options)
+            except DocqaError as exc:
+                failed += 1
+                if json_out:
+                    print(render.dumps({"question": text, "error": str(exc)}), flush=True)
+                err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+                continue
+            if json_out:
+                print(render.dumps(render.answer_json(last)), flush=True)
+            else:
+                render.print_answer(out, last)
+                out.print()
+    except KeyboardInterrupt:
+        out.print()
+    finally:
+        comps.close()
+    if failed and not interactive:
+        raise typer.Exit(1)
+
+
+def _ask(ask, question: str, comps, options):
+    return ask(
+        question,
+        store=comps.store,
+        embedder=comps.embedder,
+        index=comps.index,
+        llm=comps.llm,
+        options=options,
+        pool=comps.null_pool,
+    )
+
+
+def _sources(answer, json_out: bool) -> None:
+    from docqa import render
+
+    if answer is None:
+        err.print("no answer yet")
+        return
+    cited = {c.n for c in answer.citations}
+    numbered = list(enumerate(answer.hits, start=1))
+    if json_out:
+        sources = [{"n": n, "cited": n in cited, **render.hit_json(h)} for n, h in numbered]
+        print(render.dumps({"sources": sources}), flush=True)
+        return
+    render.print_sources(out, numbered, chars=600)
+
+
+def _history(store, name: str, json_out: bool) -> None:
+    from docqa import render
+
+    turns = store.session_turns(name, 1000)
+    if json_out:
+        print(render.dumps({"session": name, "turns": turns}), flush=True)
+        return
+    for t in turns:
+        out.print(f"[bold]{t['turn']}.[/bold] {escape(t['question'])}", highlight=False)
+        out.print(f"   [dim]{escape(t['answer'] or '')}[/dim]", highlight=False)

@@ -1,0 +1,1 @@
+"""Monitoring: statistics over recorded interactions, groundedness, the report."""

@@ -1,0 +1,250 @@
+"""Groundedness: is each sentence of an answer supported by the sources it cites?
+
+No NLI model ships offline here, so support is measured three ways, as Ragas and TruLens do
+with a judge model, but with checks that cannot be talked round:
+
+- verbatim: the sentence (normalised) occurs in a cited source: supported outright;
+- semantic: its best cosine similarity to a sentence of the cited sources, calibrated against
+  the same statistic over *unrelated* sentences (a pool drawn from other documents): the
+  sentence is supported when that similarity is higher than the best match in at least 95% of
+  random unrelated source sets of the same size (an empirical p-value,
+  p = (1 + #{null >= observed}) / (B + 1));
+- facts: every number, date, name and quoted span in the sentence occurs in the cited sources.
+
+A sentence is supported when it is verbatim, or semantically supported with no missing fact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from docqa.records import Grounding, SentenceSupport
+
+ALPHA = 0.05  # a sentence is semantically supported when p <= ALPHA
+NULL_DRAWS = 199  # random unrelated source sets per sentence (p resolves to 0.005)
+MIN_POOL = 20  # fewer unrelated sentences than this: semantic support cannot be calibrated
+
+_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]*[A-Z0-9])|\n+")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_QUOTED = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
+_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def split_sentences(text: str, min_chars: int = 1) -> list[str]:
+    """Sentences of a text (lines are boundaries too); parts without a letter or digit are
+    dropped."""
+    out = []
+    for part in _SPLIT.split(text):
+        part = part.strip()
+        if len(part) >= min_chars and any(c.isalnum() for c in part):
+            out.append(part)
+    return out
+
+
+def normalise(text: str) -> str:
+    """Case-, accent- and whitespace-insensitive form used for verbatim and fact checks."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    return " ".join(re.sub(r"[^\w%°'.,-]+", " ", text.lower()).split())
+
+
+def facts(sentence: str) -> list[str]:
+    """The checkable facts of a sentence: numbers (dates and years included), names
+    (capitalised words that do not start the sentence) and quoted spans."""
+    found: list[tuple[int, str]] = []  # (position, fact): reported in reading order
+    for m in _NUMBER.finditer(sentence):
+        found.append((m.start(), m.group().replace(",", "").lstrip("+")))
+    for m in _QUOTED.finditer(sentence):
+        found.append((m.start(), m.group(1)))
+    words = list(_WORD.finditer(sentence))
+    for i, m in enumerate(words):
+        w = m.group()
+        if i == 0 or not w[0].isupper() or len(w) < 2:
+            continue
+        before = sentence[: m.start()].rstrip()
+        if before.endswith((".", "!", "?", ":", '"', "\u201c")):
+            continue  # starts a sentence or a quotation: capitalised anyway
+        found.append((m.start(), w))
+    seen: set[str] = set()
+    ordered = [f for _, f in sorted(found, key=lambda pf: pf[0])]
+    return [f for f in ordered if not (f.lower() in seen or seen.add(f.lower()))]
+
+
+def missing_facts(sentence: str, source_text: str) -> list[str]:
+    """The facts of `sentence` that do not occur in `source_text`."""
+    haystack = normalise(source_text)
+    digits = haystack.replace(",", "")
+    missing = []
+    for fact in facts(sentence):
+        needle = normalise(fact)
+        if not needle:
+            continue
+        if needle[0].isdigit() or needle[0] in "+-":
+            if not re.search(rf"(?<![\w.]){re.escape(needle)}(?![\d])", digits):
+                missing.append(fact)
+        elif not re.search(rf"(?<!\w){re.escape(needle)}", haystack):
+            missing.append(fact)
+    return missing
+
+
+@dataclass(frozen=True)
+class NullPool:
+    """Sentences unrelated to the answer's sources, with their unit vectors and the document
+    (path) each came from, so the cited documents' own sentences can be left out."""
+
+    sentences: tuple[str, ...]
+    documents: tuple[str, ...]
+    vectors: np.ndarray
+
+    def excluding(self, documents: set[str]) -> np.ndarray:
+        keep = [i for i, d in enumerate(self.documents) if d not in documents]
+        return self.vectors[keep]
+
+
+def build_pool(chunks: Sequence[tuple[str, str]], embedder, max_sentences: int = 400) -> NullPool:
+    """A null pool from (document path, chunk text) pairs: their sentences, embedded."""
+    sentences: list[str] = []
+    documents: list[str] = []
+    for doc, text in chunks:
+        for s in split_sentences(text, min_chars=12):
+            sentences.append(s)
+            documents.append(doc)
+            if len(sentences) >= max_sentences:
+                break
+        if len(sentences) >= max_sentences:
+            break
+    if sentences:
+        vectors = np.asarray(embedder.embed(sentences), dtype=np.float32)
+    else:
+        vectors = np.zeros((0, getattr(embedder, "dimension", 1)), dtype=np.float32)
+    return NullPool(tuple(sentences), tuple(documents), vectors)
+
+
+POOL_CHUNKS = 48  # chunks sampled from the corpus for the unrelated-sentence pool
+_pools: dict[tuple, NullPool] = {}
+
+
+def pool_from_store(store, embedder, cache_dir: Path | None = None) -> NullPool:
+    """The null pool of a store: sentences of POOL_CHUNKS chunks spread over its documents,
+    kept per process, and in `cache_dir` across processes, until the store changes."""
+    fingerprint = store.fingerprint()
+    key = (id(store), fingerprint, embedder.name)
+    if key in _pools:
+        return _pools[key]
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(repr((fingerprint, embedder.name, POOL_CHUNKS)).encode())
+        path = Path(cache_dir) / f"pool-{digest.hexdigest()[:24]}.npz"
+    pool = _load_pool(path) if path is not None else None
+    if pool is None:
+        pool = build_pool(store.sample_chunks(POOL_CHUNKS), embedder)
+        if path is not None:
+            _save_pool(pool, path)
+    _pools.clear()
+    _pools[key] = pool
+    return pool
+
+
+def _save_pool(pool: NullPool, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(
+            tmp,
+            sentences=np.array(pool.sentences, dtype=str),
+            documents=np.array(pool.documents, dtype=str),
+            vectors=pool.vectors,
+        )
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only slower next time
+
+
+def _load_pool(path: Path) -> NullPool | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return NullPool(
+                tuple(str(x) for x in data["sentences"]),
+                tuple(str(x) for x in data["documents"]),
+                np.asarray(data["vectors"], dtype=np.float32),
+            )
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def check(
+    answer: str,
+    sources: Sequence[tuple[int, str, str]],
+    embedder,
+    pool: NullPool,
+) -> Grounding:
+    """Support of each sentence of `answer` by `sources`: (source number, document path,
+    text) for each cited source."""
+    claims = split_sentences(answer)
+    if not claims:
+        return Grounding()
+    source_sents: list[tuple[int, str]] = [
+        (n, s) for n, _, text in sources for s in split_sentences(text)
+    ]
+    joined = "\n".join(text for _, _, text in sources)
+    flat = normalise(joined)
+    texts = claims + [s for _, s in source_sents]
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    claim_vecs, source_vecs = vectors[: len(claims)], vectors[len(claims) :]
+    null_vecs = pool.excluding({d for _, d, _ in sources})
+    out = []
+    for claim, vec in zip(claims, claim_vecs, strict=True):
+        if len(source_sents):
+            sims = source_vecs @ vec
+            best = int(np.argmax(sims))
+            score, (source, nearest) = float(sims[best]), source_sents[best]
+        else:
+            score, source, nearest = 0.0, None, ""
+        missing = tuple(missing_facts(claim, joined))
+        norm = normalise(claim).rstrip(".")
+        verbatim = bool(norm) and len(norm) >= 3 and norm in flat
+        threshold = p = None
+        if len(null_vecs) >= MIN_POOL and source_sents:
+            null = _null_maxima(null_vecs @ vec, len(source_sents), claim)
+            threshold = float(np.quantile(null, 1 - ALPHA))
+            p = float((1 + np.sum(null >= score)) / (len(null) + 1))
+        semantic = p is not None and p <= ALPHA
+        if verbatim:
+            how = "verbatim"
+        elif semantic and not missing:
+            how = "semantic"
+        else:
+            how = "unsupported"
+        out.append(
+            SentenceSupport(
+                text=claim,
+                supported=how != "unsupported",
+                how=how,
+                score=round(score, 4),
+                threshold=None if threshold is None else round(threshold, 4),
+                p=None if p is None else round(p, 4),
+                source=source,
+                nearest=nearest,
+                missing=() if verbatim else missing,
+            )
+        )
+    return Grounding(tuple(out))
+
+
+def _null_maxima(similarities: np.ndarray, size: int, claim: str) -> np.ndarray:
+    """The best similarity within each of NULL_DRAWS random sets of `size` unrelated
+    sentences (deterministic per claim)."""
+    seed = int.from_bytes(hashlib.sha256(claim.encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    size = min(size, len(similarities))
+    picks = np.argsort(rng.random((NULL_DRAWS, len(similarities))), axis=1)[:, :size]
+    return similarities[picks].max(axis=1)
