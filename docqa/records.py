@@ -165,6 +165,11 @@ class Attempt:
     passed: bool
     seconds: float
     tokens: dict[str, int]
+    hits: tuple[Hit, ...] = ()  # the sources this attempt was shown (citations number these)
+
+    @property
+    def cited(self) -> tuple[Hit, ...]:
+        return tuple(self.hits[n - 1] for n in self.citations if 1 <= n <= len(self.hits))
 
     @property
     def reason(self) -> str:

@@ -120,7 +120,7 @@ def ask(
         timings["validate"] += time.perf_counter() - t
 
         attempts: list[Attempt] = []
-        shown: dict[int, tuple[tuple[Hit, ...], str]] = {}  # attempt -> (sources, prompt)
+        prompts: dict[int, str] = {}  # by attempt
         last: Attempt | None = None
         strategies = plan(options.mode, options.max_attempts)
         for n, strategy in enumerate(strategies, start=1):
@@ -203,9 +203,10 @@ def ask(
                 passed=all(v.ok for v in verdicts),
                 seconds=time.perf_counter() - a_started,
                 tokens=result.tokens,
+                hits=found.hits,
             )
             attempts.append(last)
-            shown[n] = (found.hits, result.text)
+            prompts[n] = result.text
             following = "final" if last.passed or n == len(strategies) else strategies[n]
             rec.step("validate", v_seconds, {**attempt_record(last), "next": following})
             if last.passed:
@@ -215,12 +216,13 @@ def ask(
         rec.finish({"status": "error", "error": str(exc), "seconds": time.perf_counter() - started})
         raise
 
-    hits, prompt = shown[chosen.n if chosen is not None else len(attempts)]
+    final = chosen if chosen is not None else attempts[-1]
+    hits, prompt = final.hits, prompts[final.n]
     if chosen is None:
         answer_text, citations, grounding = NOT_FOUND, (), None
     else:
         answer_text, grounding = chosen.answer, chosen.grounding
-        citations = tuple(Citation(n, hits[n - 1]) for n in chosen.citations)
+        citations = tuple(Citation(n, hits[n - 1]) for n in chosen.citations if 1 <= n <= len(hits))
     timings["total"] = time.perf_counter() - started
     rec.step(
         "answer",

@@ -94,6 +94,7 @@ def attempt_record(a: Attempt) -> dict:
         "answer": a.answer,
         "answerable": a.answerable,
         "citations": list(a.citations),
+        "cited": [{"n": n, "chunk_id": h.chunk_id, "path": h.path} for n, h in _numbered(a)],
         "passed": a.passed,
         "reason": a.reason,
         "verdicts": {v.name: {"ok": v.ok, "reason": v.reason} for v in a.verdicts},
@@ -101,3 +102,7 @@ def attempt_record(a: Attempt) -> dict:
         "seconds": round(a.seconds, 4),
         "tokens": dict(a.tokens),
     }
+
+
+def _numbered(a: Attempt):
+    return [(n, a.hits[n - 1]) for n in a.citations if 1 <= n <= len(a.hits)]

@@ -3,8 +3,9 @@
 - citations: an answer cites at least one source, and only sources that were shown;
 - grounded: every sentence is supported by the cited sources (docqa.monitor.groundedness);
 - answerable: the model claims the sources answer the question, and the answer is about the
-  question: it is closer to the question than the unrelated sentences of the corpus are, by
-  the same calibration as groundedness.
+  question: it (or the source sentence supporting it) is closer to the question than the
+  best of as many unrelated sentences as the model chose from, by the same calibration as
+  groundedness.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from docqa.monitor.groundedness import ALPHA, MIN_POOL, NullPool, check
+from docqa.monitor.groundedness import (
+    ALPHA,
+    MIN_POOL,
+    NullPool,
+    check,
+    null_maxima,
+    split_sentences,
+)
 from docqa.records import Grounding, Hit, Verdict
 
 NOT_FOUND = "The documents do not say."
@@ -59,22 +67,40 @@ def validate(
     if not answerable or answer.strip() == NOT_FOUND:
         relevant = Verdict("answerable", False, "the model found no answer in the sources")
     else:
-        relevant = _relevance(question_vector, answer, embedder, pool)
+        relevant = _relevance(question_vector, answer, grounding, hits, embedder, pool)
     return (cited, grounded, relevant), grounding
 
 
-def _relevance(question_vector: np.ndarray, answer: str, embedder, pool: NullPool) -> Verdict:
-    """Is the answer about the question? Its similarity to the question against the
-    similarities of the corpus's unrelated sentences to it."""
-    if len(pool.vectors) < MIN_POOL:
+def _relevance(
+    question_vector: np.ndarray,
+    answer: str,
+    grounding: Grounding,
+    hits: Sequence[Hit],
+    embedder,
+    pool: NullPool,
+) -> Verdict:
+    """Is the answer about the question? The answer, or the source sentences that support
+    it, must be closer to the question than the best of as many unrelated sentences as the
+    sources shown hold (the model chose among those): a topical sentence picked from
+    sources that do not answer the question is no closer than chance."""
+    cited = {s.source for s in grounding.sentences if s.source is not None}
+    unrelated = pool.excluding({hits[n - 1].path for n in cited if 1 <= n <= len(hits)})
+    if len(unrelated) < MIN_POOL:
         return Verdict("answerable", True, "the model says so (too few sentences to calibrate)")
     q = np.asarray(question_vector, dtype=np.float32)
-    a = np.asarray(embedder.embed([answer])[0], dtype=np.float32)
-    score = float(a @ q)
-    null = pool.vectors @ q
+    texts = [answer]
+    for s in grounding.sentences:
+        if s.supported and s.source is not None and 1 <= s.source <= len(hits):
+            # the supporting sentence with its neighbours: a name alone in its sentence
+            # ("... came from Champollion.") gets its subject from the sentences around it
+            around = split_sentences(hits[s.source - 1].text)
+            i = around.index(s.nearest) if s.nearest in around else 0
+            texts += [s.nearest, " ".join(around[max(0, i - 1) : i + 2])]
+    score = float(np.max(np.asarray(embedder.embed(texts), dtype=np.float32) @ q))
+    shown = sum(len(split_sentences(h.text)) for h in hits)
+    null = null_maxima(unrelated @ q, max(1, shown), answer)
     p = float((1 + np.sum(null >= score)) / (len(null) + 1))
+    verdict = f"similarity {score:.2f} to the question, p = {p:.3f}"
     if p <= ALPHA:
-        return Verdict("answerable", True, f"on the question (similarity {score:.2f}, p = {p:.3f})")
-    return Verdict(
-        "answerable", False, f"not about the question (similarity {score:.2f}, p = {p:.3f})"
-    )
+        return Verdict("answerable", True, f"on the question ({verdict})")
+    return Verdict("answerable", False, f"not about the question ({verdict})")

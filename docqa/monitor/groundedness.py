@@ -203,18 +203,22 @@ def check(
     null_vecs = pool.excluding({d for _, d, _ in sources})
     out = []
     for claim, vec in zip(claims, claim_vecs, strict=True):
+        norm = normalise(claim).rstrip(".")
+        verbatim = bool(norm) and len(norm) >= 3 and norm in flat
         if len(source_sents):
             sims = source_vecs @ vec
+            if verbatim:  # the nearest sentence is one that holds the claim, if one does
+                holding = [i for i, (_, t) in enumerate(source_sents) if norm in normalise(t)]
+                if holding:
+                    sims = np.where(np.isin(np.arange(len(sims)), holding), sims, -2.0)
             best = int(np.argmax(sims))
-            score, (source, nearest) = float(sims[best]), source_sents[best]
+            score, (source, nearest) = float(source_vecs[best] @ vec), source_sents[best]
         else:
             score, source, nearest = 0.0, None, ""
         missing = tuple(missing_facts(claim, joined))
-        norm = normalise(claim).rstrip(".")
-        verbatim = bool(norm) and len(norm) >= 3 and norm in flat
         threshold = p = None
         if len(null_vecs) >= MIN_POOL and source_sents:
-            null = _null_maxima(null_vecs @ vec, len(source_sents), claim)
+            null = null_maxima(null_vecs @ vec, len(source_sents), claim)
             threshold = float(np.quantile(null, 1 - ALPHA))
             p = float((1 + np.sum(null >= score)) / (len(null) + 1))
         semantic = p is not None and p <= ALPHA
@@ -240,7 +244,7 @@ def check(
     return Grounding(tuple(out))
 
 
-def _null_maxima(similarities: np.ndarray, size: int, claim: str) -> np.ndarray:
+def null_maxima(similarities: np.ndarray, size: int, claim: str) -> np.ndarray:
     """The best similarity within each of NULL_DRAWS random sets of `size` unrelated
     sentences (deterministic per claim)."""
     seed = int.from_bytes(hashlib.sha256(claim.encode()).digest()[:8], "little")

@@ -1,0 +1,123 @@
+"""Groundedness of answer sentences: facts, verbatim support, calibrated semantic support."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from docqa.monitor.groundedness import (
+    NULL_DRAWS,
+    build_pool,
+    check,
+    facts,
+    missing_facts,
+    split_sentences,
+)
+from tests.fakes import FakeEmbedder
+
+SOURCE = (
+    "The Eiffel Tower was inaugurated on 31 March 1889. It is 330 metres tall, and "
+    'Gustave Eiffel called it "la tour de trois cents mètres". Visitors climb 674 steps.'
+)
+UNRELATED = [
+    ("bees.txt", "Honey bees communicate with a waggle dance. A hive holds 20,000 bees."),
+    ("bread.txt", "Bread rises because yeast makes carbon dioxide. Bake it for forty minutes."),
+    ("moon.txt", "Apollo 11 landed in the Sea of Tranquility. Armstrong stepped out first."),
+    ("rain.txt", "Clouds form when water vapour cools. Rain falls when droplets grow heavy."),
+    ("jazz.txt", "Jazz began in New Orleans. Improvisation is at its heart, with swing rhythm."),
+    ("chess.txt", "Chess is played on sixty four squares. The queen is the strongest piece."),
+    ("tea.txt", "Tea is brewed from leaves of Camellia sinensis. Green tea is not oxidised."),
+    ("volcano.txt", "Volcanoes erupt when magma rises. Lava cools into basalt and other rock."),
+    ("sharks.txt", "Sharks have skeletons of cartilage. Many species must swim to breathe."),
+    ("rome.txt", "Rome was founded, legend says, by Romulus. Its empire spanned the sea."),
+    ("piano.txt", "A piano has eighty eight keys. Hammers strike strings when keys are pressed."),
+]
+
+
+@pytest.fixture
+def pool():
+    return build_pool(UNRELATED * 2, FakeEmbedder())
+
+
+def test_facts_are_numbers_names_and_quotes_in_reading_order():
+    sentence = 'In 1889 the tower, built by Gustave Eiffel, was called "the iron lady" in Paris.'
+    assert facts(sentence) == ["1889", "Gustave", "Eiffel", "the iron lady", "Paris"]
+    assert facts("Paris is large.") == []  # a capital that starts a sentence is not a name
+    assert facts("It has 20,000 bees and costs 1.5 euros.") == ["20000", "1.5"]
+
+
+def test_missing_facts_ignore_case_accents_and_thousands_separators():
+    assert missing_facts("It is 330 metres tall.", SOURCE) == []
+    assert missing_facts("It is 331 metres tall.", SOURCE) == ["331"]
+    assert missing_facts("It opened in 1889 under Napoleon.", SOURCE) == ["Napoleon"]
+    assert missing_facts("The name was 'la tour de trois cents metres'.", SOURCE) == []
+    assert missing_facts("They climb 674 steps.", "They climb 674 steps.") == []
+    assert missing_facts("It has 20000 bees.", "A hive holds 20,000 bees.") == []
+    assert missing_facts("Climb 74 steps.", SOURCE) == ["74"]  # 74 is not part of 674
+
+
+def test_split_sentences_keeps_every_sentence():
+    assert split_sentences(SOURCE) == [
+        "The Eiffel Tower was inaugurated on 31 March 1889.",
+        'It is 330 metres tall, and Gustave Eiffel called it "la tour de trois cents mètres".',
+        "Visitors climb 674 steps.",
+    ]
+    assert split_sentences("One.\n\n- two\n***") == ["One.", "- two"]
+
+
+def test_verbatim_sentence_is_supported(pool):
+    g = check("Visitors climb 674 steps.", [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), pool)
+    [s] = g.sentences
+    assert (s.supported, s.how, s.source, g.status, g.score) == (True, "verbatim", 1, "grounded", 1)
+
+
+def test_paraphrase_sharing_the_facts_is_supported_by_calibration(pool):
+    answer = "The Eiffel Tower was inaugurated in March 1889."
+    g = check(answer, [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), pool)
+    [s] = g.sentences
+    assert (s.supported, s.how) == (True, "semantic")
+    assert s.p is not None and s.p <= 0.05 and s.score > s.threshold
+    assert s.nearest == "The Eiffel Tower was inaugurated on 31 March 1889."
+
+
+def test_unrelated_sentence_and_invented_fact_are_unsupported(pool):
+    g = check(
+        "Jazz improvisation has a swing rhythm. The tower is 330 metres tall and was built in "
+        "1901.",
+        [(1, "eiffel.txt", SOURCE)],
+        FakeEmbedder(),
+        pool,
+    )
+    jazz, tower = g.sentences
+    assert (jazz.supported, tower.supported, g.status, g.score) == (False, False, "ungrounded", 0)
+    assert jazz.p is not None and jazz.p > 0.05 and jazz.missing == ()
+    assert tower.missing == ("1901",) and "not in the sources: 1901" in tower.reason()
+
+
+def test_the_cited_documents_own_sentences_are_left_out_of_the_null(pool):
+    # a pool made only of the cited document cannot calibrate anything
+    own = build_pool([("eiffel.txt", SOURCE)] * 10, FakeEmbedder())
+    g = check("The tower opened in March 1889.", [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), own)
+    [s] = g.sentences
+    assert (s.p, s.threshold, s.supported) == (None, None, False)
+    assert s.reason() == "too few unrelated sentences to calibrate against"
+
+
+def test_p_values_are_never_zero_and_deterministic(pool):
+    answer = "The Eiffel Tower was inaugurated on 31 March 1889 in Paris."
+    a = check(answer, [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), pool)
+    b = check(answer, [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), pool)
+    assert a == b
+    assert a.sentences[0].p >= 1 / (NULL_DRAWS + 1)
+
+
+def test_no_sources_nothing_supported(pool):
+    g = check("Something happened in 1889.", [], FakeEmbedder(), pool)
+    assert g.status == "ungrounded" and g.sentences[0].source is None
+
+
+def test_pool_vectors_match_sentences():
+    p = build_pool(UNRELATED, FakeEmbedder())
+    assert len(p.sentences) == len(p.documents) == len(p.vectors) == 22
+    assert np.allclose(np.linalg.norm(p.vectors, axis=1), 1.0, atol=1e-5)
+    assert len(p.excluding({"bees.txt", "tea.txt"})) == 18
