@@ -121,3 +121,25 @@ def test_pool_vectors_match_sentences():
     assert len(p.sentences) == len(p.documents) == len(p.vectors) == 22
     assert np.allclose(np.linalg.norm(p.vectors, axis=1), 1.0, atol=1e-5)
     assert len(p.excluding({"bees.txt", "tea.txt"})) == 18
+
+
+def test_an_empty_answer_is_not_grounded(pool):
+    from docqa.flows.validate import validate
+    from docqa.records import Hit
+
+    hit = Hit(chunk_id=1, path="eiffel.txt", text=SOURCE, score=1.0)
+    q = FakeEmbedder().embed(["When was the tower inaugurated?"])[0]
+    verdicts, g = validate(
+        question_vector=q,
+        answer="",
+        answerable=True,
+        citations=[1],
+        hits=[hit],
+        embedder=FakeEmbedder(),
+        pool=pool,
+    )
+    assert g.sentences == () and g.status == "ungrounded"
+    assert {v.name: (v.ok, v.reason) for v in verdicts}["grounded"] == (
+        False,
+        "the answer is empty",
+    )

@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from docqa.adapters.protocols import LLM, Embedder
@@ -65,6 +65,126 @@ class _Recorder:
             self.store.finish_interaction(self.id, fields)
 
 
+@dataclass
+class _Loop:
+    """One question's way through the loop: its collaborators, and the totals so far."""
+
+    question: str
+    store: Store
+    embedder: Embedder
+    index: object
+    llm: LLM
+    options: AskOptions
+    rec: _Recorder
+    history: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("load", "embed", "retrieve", "prompt", "generate", "validate"), 0.0
+        )
+    )
+    tokens: dict[str, int] = field(
+        default_factory=lambda: {"prompt": 0, "cached": 0, "completion": 0}
+    )
+    validated: float = 0.0  # seconds the last validation took
+
+    def retrieve(self, also: tuple[str, ...]) -> SearchResult:
+        found = retrieve(
+            self.question,
+            store=self.store,
+            embedder=self.embedder,
+            index=self.index,
+            k=self.options.k,
+            also=also,
+        )
+        self.timings["embed"] += found.timings["embed"]
+        self.timings["retrieve"] += found.timings["retrieve"]
+        return found
+
+    def generated(self, result) -> None:
+        for key, value in result.tokens.items():
+            self.tokens[key] = self.tokens.get(key, 0) + value
+        self.timings["prompt"] += result.timings["template"]
+        self.timings["generate"] += result.timings["generate"]
+
+    def rewrite(self, n: int) -> str:
+        """The model's search query for the question (templates/rewrite.j2)."""
+        result = load_program("rewrite").run(
+            self.llm, {"question": self.question, "history": self.history}
+        )
+        self.generated(result)
+        query = str(result.slots.get("query", "")).strip()
+        self.rec.step(
+            "rewrite",
+            result.timings["generate"],
+            {"attempt": n, "query": query, "tokens": result.tokens, "slots": result.slot_records()},
+        )
+        return query
+
+    def attempt(
+        self, n: int, strategy: str, found: SearchResult, last: Attempt | None, null: NullPool
+    ) -> tuple[Attempt, str]:
+        """Prompt, generate and validate once; returns the attempt and its prompt."""
+        started = time.perf_counter()
+        options = self.options
+        template = options.main_template if strategy != "extractive" else "extractive"
+        program = load_program(template)
+        variables = _variables(found, self.history, feedback(last))
+        if "extractive" in (template, options.mode):
+            variables["candidates"] = extractive.candidates(found.vector, found.hits, self.embedder)
+        if options.beams > 1:
+            from docqa.guide.beams import run_beams
+
+            result = run_beams(program, self.llm, variables, options.beams)[0].result
+        else:
+            result = program.run(self.llm, variables)
+        self.generated(result)
+        self.rec.step(
+            "prompt",
+            result.timings["template"],
+            {
+                "attempt": n,
+                "template": program.label,
+                "sha256": hashlib.sha256(result.text.encode()).hexdigest(),
+                "schema": variables["schema"],
+                "text": result.text,
+            },
+        )
+        self.rec.step(
+            "generate",
+            result.timings["generate"],
+            {"attempt": n, "tokens": result.tokens, "slots": result.slot_records()},
+        )
+        answer, answerable, numbers = parse_reply(reply_of(result))
+        t = time.perf_counter()
+        verdicts, grounding = validate(
+            question_vector=found.vector,
+            answer=answer,
+            answerable=answerable,
+            citations=numbers,
+            hits=found.hits,
+            embedder=self.embedder,
+            pool=null,
+        )
+        self.validated = time.perf_counter() - t
+        self.timings["validate"] += self.validated
+        attempt = Attempt(
+            n=n,
+            strategy=strategy,
+            template=program.label,
+            queries=found.queries,
+            answer=answer,
+            answerable=answerable,
+            citations=tuple(numbers),
+            verdicts=verdicts,
+            grounding=grounding,
+            passed=all(v.ok for v in verdicts),
+            seconds=time.perf_counter() - started,
+            tokens=result.tokens,
+            hits=found.hits,
+        )
+        return attempt, result.text
+
+
 def ask(
     question: str,
     *,
@@ -79,28 +199,24 @@ def ask(
     groundedness is calibrated against (docqa.components caches them); by default they are
     drawn from the store."""
     started = time.perf_counter()
-    question = clean_question(question)
     rec = _Recorder(store, options.log)
-    timings = {"load": 0.0, "embed": 0.0, "retrieve": 0.0, "prompt": 0.0, "generate": 0.0}
-    timings["validate"] = 0.0
-    tokens = {"prompt": 0, "cached": 0, "completion": 0}
+    loop = _Loop(clean_question(question), store, embedder, index, llm, options, rec)
+    timings, tokens = loop.timings, loop.tokens
     try:
         t = time.perf_counter()
         embedder.load()
         llm.load()
         timings["load"] = time.perf_counter() - t
-        history, turn = [], None
+        turn = None
         if options.session:
-            history = store.session_turns(options.session, options.history)
+            loop.history = store.session_turns(options.session, options.history)
             turn = ((store.session(options.session) or {}).get("turns") or 0) + 1
-        context = _context_query(question, history)
-        found = retrieve(
-            question, store=store, embedder=embedder, index=index, k=options.k, also=context
-        )
+        context = _context_query(loop.question, loop.history)
+        found = loop.retrieve(context)
         rec.begin(
             {
                 "kind": "ask",
-                "question": found.question,
+                "question": loop.question,
                 "session": options.session,
                 "turn": turn,
                 "mode": options.mode,
@@ -111,8 +227,6 @@ def ask(
                 "question_embedding": found.vector.astype("float32").tobytes(),
             }
         )
-        timings["embed"] += found.timings["embed"]
-        timings["retrieve"] += found.timings["retrieve"]
         rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
         rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
         t = time.perf_counter()
@@ -121,94 +235,17 @@ def ask(
 
         attempts: list[Attempt] = []
         prompts: dict[int, str] = {}  # by attempt
-        last: Attempt | None = None
         strategies = plan(options.mode, options.max_attempts)
         for n, strategy in enumerate(strategies, start=1):
-            a_started = time.perf_counter()
             if strategy == "rewrite":
-                query, result = _rewrite(question, history, llm)
-                _add(tokens, timings, result)
-                found = retrieve(
-                    question,
-                    store=store,
-                    embedder=embedder,
-                    index=index,
-                    k=options.k,
-                    also=(query, *context),
-                )
-                timings["embed"] += found.timings["embed"]
-                timings["retrieve"] += found.timings["retrieve"]
-                rec.step(
-                    "rewrite",
-                    result.timings["generate"],
-                    {
-                        "attempt": n,
-                        "query": query,
-                        "tokens": result.tokens,
-                        "slots": result.slot_records(),
-                    },
-                )
+                found = loop.retrieve((loop.rewrite(n), *context))
                 rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, n))
-            template = options.main_template if strategy != "extractive" else "extractive"
-            program = load_program(template)
-            variables = _variables(found, history, feedback(last))
-            if "extractive" in (template, options.mode):
-                variables["candidates"] = extractive.candidates(found.vector, found.hits, embedder)
-            if options.beams > 1:
-                from docqa.guide.beams import run_beams
-
-                result = run_beams(program, llm, variables, options.beams)[0].result
-            else:
-                result = program.run(llm, variables)
-            _add(tokens, timings, result)
-            rec.step(
-                "prompt",
-                result.timings["template"],
-                {
-                    "attempt": n,
-                    "template": program.label,
-                    "sha256": hashlib.sha256(result.text.encode()).hexdigest(),
-                    "schema": variables["schema"],
-                    "text": result.text,
-                },
-            )
-            rec.step(
-                "generate",
-                result.timings["generate"],
-                {"attempt": n, "tokens": result.tokens, "slots": result.slot_records()},
-            )
-            answer_text, answerable, numbers = parse_reply(reply_of(result))
-            t = time.perf_counter()
-            verdicts, grounding = validate(
-                question_vector=found.vector,
-                answer=answer_text,
-                answerable=answerable,
-                citations=numbers,
-                hits=found.hits,
-                embedder=embedder,
-                pool=null,
-            )
-            v_seconds = time.perf_counter() - t
-            timings["validate"] += v_seconds
-            last = Attempt(
-                n=n,
-                strategy=strategy,
-                template=program.label,
-                queries=found.queries,
-                answer=answer_text,
-                answerable=answerable,
-                citations=tuple(numbers),
-                verdicts=verdicts,
-                grounding=grounding,
-                passed=all(v.ok for v in verdicts),
-                seconds=time.perf_counter() - a_started,
-                tokens=result.tokens,
-                hits=found.hits,
+            last, prompts[n] = loop.attempt(
+                n, strategy, found, attempts[-1] if attempts else None, null
             )
             attempts.append(last)
-            prompts[n] = result.text
             following = "final" if last.passed or n == len(strategies) else strategies[n]
-            rec.step("validate", v_seconds, {**attempt_record(last), "next": following})
+            rec.step("validate", loop.validated, {**attempt_record(last), "next": following})
             if last.passed:
                 break
         status, chosen = decide(attempts)
@@ -217,7 +254,7 @@ def ask(
         raise
 
     final = chosen if chosen is not None else attempts[-1]
-    hits, prompt = final.hits, prompts[final.n]
+    hits = final.hits
     if chosen is None:
         answer_text, citations, grounding = NOT_FOUND, (), None
     else:
@@ -241,7 +278,7 @@ def ask(
             "citations": [{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
             "timings": timings,
             "seconds": timings["total"],
-            "prompt": prompt,
+            "prompt": prompts[final.n],
             "raw_output": json.dumps(
                 [{"attempt": a.n, "answer": a.answer} for a in attempts], ensure_ascii=False
             ),
@@ -254,7 +291,7 @@ def ask(
     )
     return Answer(
         id=rec.id,
-        question=question,
+        question=loop.question,
         answer=answer_text,
         answerable=status != "unanswerable",
         citations=citations,
@@ -277,19 +314,6 @@ def _context_query(question: str, history: list[dict]) -> tuple[str, ...]:
     if not history:
         return ()
     return (f"{history[-1]['question']} {question}",)
-
-
-def _rewrite(question: str, history: list[dict], llm: LLM):
-    program = load_program("rewrite")
-    result = program.run(llm, {"question": question, "history": history})
-    return str(result.slots.get("query", "")).strip(), result
-
-
-def _add(tokens: dict, timings: dict, result) -> None:
-    for key, value in result.tokens.items():
-        tokens[key] = tokens.get(key, 0) + value
-    timings["prompt"] += result.timings["template"]
-    timings["generate"] += result.timings["generate"]
 
 
 def _variables(found: SearchResult, history: list[dict], note: str) -> dict:

@@ -55,6 +55,8 @@ def validate(
         grounded = Verdict("grounded", True, "nothing claimed")
     elif grounding.status == "grounded":
         grounded = Verdict("grounded", True, f"{grounding.supported}/{len(grounding.sentences)}")
+    elif not grounding.sentences:
+        grounded = Verdict("grounded", False, "the answer is empty")
     else:
         worst = grounding.unsupported()[0]
         grounded = Verdict(
