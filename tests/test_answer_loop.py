@@ -193,8 +193,12 @@ def test_session_turns_see_the_history_and_search_in_its_context(ingested, fakes
     # each turn of the history is a cache point, after the static prefix
     prefixes = llm.cache_prefixes[-1]
     assert len(prefixes) == 2 and prefixes[1].endswith(one["answer"])
+    three = ask_json("Who designed it?", "--session", "trip")
+    assert three["attempts"][0]["queries"][1] == (
+        f"{QUESTION} When was it inaugurated? Who designed it?"
+    )
     session = _store().session("trip")
-    assert (session["turns"], session["prompt_tokens"] > 0) == (2, True)
+    assert (session["turns"], session["prompt_tokens"] > 0) == (3, True)
     # a question outside the session sees no history
     ask_json("Who built it?")
     assert f"Question: {QUESTION}<" not in llm.prompts[-1]

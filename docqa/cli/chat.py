@@ -19,6 +19,7 @@ from docqa.cli.common import (
     ModelOpt,
     ModeOpt,
     SessionOpt,
+    answer,
     components,
     err,
     guarded,
@@ -65,7 +66,7 @@ def chat_command(
     here or in `docqa ask`); the model reuses its cached state, so each turn only reads what
     is new. Reads one question per line from stdin when it is not a terminal."""
     from docqa import render
-    from docqa.flows.ask import AskOptions, ask
+    from docqa.flows.ask import AskOptions
     from docqa.flows.retrieve import clean_session
 
     config = settings(home, embedder=embedder, model=model, k=k)
@@ -105,9 +106,9 @@ def chat_command(
             try:
                 if interactive:
                     with out.status("thinking…", spinner="dots"):
-                        last = _ask(ask, text, comps, options)
+                        last = answer(comps, text, options)
                 else:
-                    last = _ask(ask, text, comps, options)
+                    last = answer(comps, text, options)
             except DocqaError as exc:
                 failed += 1
                 if json_out:
@@ -127,26 +128,14 @@ def chat_command(
         raise typer.Exit(1)
 
 
-def _ask(ask, question: str, comps, options):
-    return ask(
-        question,
-        store=comps.store,
-        embedder=comps.embedder,
-        index=comps.index,
-        llm=comps.llm,
-        options=options,
-        pool=comps.null_pool,
-    )
-
-
-def _sources(answer, json_out: bool) -> None:
+def _sources(last, json_out: bool) -> None:
     from docqa import render
 
-    if answer is None:
+    if last is None:
         err.print("no answer yet")
         return
-    cited = {c.n for c in answer.citations}
-    numbered = list(enumerate(answer.hits, start=1))
+    cited = {c.n for c in last.citations}
+    numbered = list(enumerate(last.hits, start=1))
     if json_out:
         sources = [{"n": n, "cited": n in cited, **render.hit_json(h)} for n, h in numbered]
         print(render.dumps({"sources": sources}), flush=True)

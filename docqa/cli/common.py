@@ -100,6 +100,21 @@ def components(config):
     return comp.build(config)
 
 
+def answer(comps, question: str, options):
+    """Run the ask flow with the real (or, in tests, fake) components."""
+    from docqa.flows.ask import ask
+
+    return ask(
+        question,
+        store=comps.store,
+        embedder=comps.embedder,
+        index=comps.index,
+        llm=comps.llm,
+        options=options,
+        pool=comps.null_pool,
+    )
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)

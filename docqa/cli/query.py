@@ -20,6 +20,7 @@ from docqa.cli.common import (
     ModelOpt,
     ModeOpt,
     SessionOpt,
+    answer,
     components,
     err,
     guarded,
@@ -133,7 +134,7 @@ def ask_command(
 ) -> None:
     """Answer a question from your documents, with citations, using the local model."""
     from docqa import render
-    from docqa.flows.ask import AskOptions, ask
+    from docqa.flows.ask import AskOptions
     from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
 
@@ -155,25 +156,14 @@ def ask_command(
         session=clean_session(session),
     )
 
-    def run(q: str):
-        return ask(
-            q,
-            store=comps.store,
-            embedder=comps.embedder,
-            index=comps.index,
-            llm=comps.llm,
-            options=options,
-            pool=comps.null_pool,
-        )
-
     try:
         if question == "-":
-            _each_line(questions, lambda q: render.answer_json(run(q)))
+            _each_line(questions, lambda q: render.answer_json(answer(comps, q, options)))
             return
-        answer = run(questions[0])
+        result = answer(comps, questions[0], options)
     finally:
         comps.close()
     if json_out:
-        print(render.dumps(render.answer_json(answer)))
+        print(render.dumps(render.answer_json(result)))
     else:
-        render.print_answer(out, answer)
+        render.print_answer(out, result)

@@ -309,11 +309,12 @@ def ask(
 
 
 def _context_query(question: str, history: list[dict]) -> tuple[str, ...]:
-    """A follow-up ("and when was it built?") is also searched with the previous question in
-    front of it, so retrieval knows what "it" is."""
+    """A follow-up ("and when was it built?") is also searched with the two questions before
+    it in front of it, so retrieval knows what "it" is, even after a follow-up of a
+    follow-up."""
     if not history:
         return ()
-    return (f"{history[-1]['question']} {question}",)
+    return (" ".join([*(t["question"] for t in history[-2:]), question]),)
 
 
 def _variables(found: SearchResult, history: list[dict], note: str) -> dict:
