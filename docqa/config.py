@@ -34,6 +34,7 @@ class Settings:
     n_ctx: int = 4096
     threads: int | None = None  # None: all cores
     template: str = "qa"
+    user: str | None = None  # None: the anonymous profile (public documents only)
 
     @property
     def db_path(self) -> Path:
@@ -57,6 +58,7 @@ def default_home(env: Mapping[str, str]) -> Path:
 
 
 _ENV_KEYS = {
+    "DOCQA_USER": "user",
     "DOCQA_MODEL": "model",
     "DOCQA_EMBEDDER": "embedder",
 }

@@ -136,3 +136,26 @@ def m003_attempts_and_sessions(db: Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m004_users_and_document_groups(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            features TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- a document with no row here is public; otherwise only members of one of its groups
+        -- may retrieve it
+        CREATE TABLE document_groups (
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            PRIMARY KEY (document_id, name)
+        );
+        CREATE INDEX document_groups_name ON document_groups(name);
+        """,
+    )

@@ -226,3 +226,21 @@ class DocumentInfo:
     size: int
     chunks: int
     ingested_at: str
+    groups: tuple[str, ...] = ()  # empty: public
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What docqa knows about the user asking: free features, and the groups whose
+    documents they may read."""
+
+    name: str | None  # None: the anonymous profile
+    features: dict = field(default_factory=dict)  # key -> str | int | float | list[str]
+    groups: tuple[str, ...] = ()
+
+    def template_value(self) -> dict:
+        """The `user` variable of templates."""
+        return {"name": self.name, **self.features, "groups": list(self.groups)}
+
+
+ANONYMOUS = Profile(None)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from docqa.records import Answer, DocumentInfo, Hit, IngestReport, SearchResult
+from docqa.records import Answer, DocumentInfo, Hit, IngestReport, Profile, SearchResult
 
 
 def dumps(obj: Any) -> str:
@@ -198,6 +198,23 @@ def print_sources(console: Console, sources: list[tuple[int, Hit]], chars: int =
         )
 
 
+# -- users ---------------------------------------------------------------------------------
+def profile_json(profile: Profile) -> dict:
+    return {"name": profile.name, "groups": list(profile.groups), "features": profile.features}
+
+
+def print_profile(console: Console, profile: Profile) -> None:
+    groups = ", ".join(profile.groups) or "none: public documents only"
+    console.print(
+        f"[bold]{escape(profile.name or 'anonymous')}[/bold]  [dim]groups:[/dim] {escape(groups)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for key, value in sorted(profile.features.items()):
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        console.print(f"  {escape(key)}: {escape(shown)}", highlight=False, soft_wrap=True)
+
+
 # -- docs ------------------------------------------------------------------------------------
 def doc_json(doc: DocumentInfo) -> dict:
     return {
@@ -208,6 +225,7 @@ def doc_json(doc: DocumentInfo) -> dict:
         "size": doc.size,
         "sha256": doc.sha256,
         "ingested_at": doc.ingested_at,
+        "groups": list(doc.groups),
     }
 
 
@@ -220,8 +238,15 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
     table.add_column("format")
     table.add_column("chunks", justify="right")
     table.add_column("title", overflow="fold")
+    table.add_column("groups", overflow="fold")
     for d in docs:
-        table.add_row(escape(shown_path(d.path)), d.format, str(d.chunks), escape(d.title or ""))
+        table.add_row(
+            escape(shown_path(d.path)),
+            d.format,
+            str(d.chunks),
+            escape(d.title or ""),
+            escape(", ".join(d.groups)) or "[dim]public[/dim]",
+        )
     console.print(table)
     total = sum(d.chunks for d in docs)
     console.print(f"[dim]{len(docs)} documents, {total} chunks[/dim]")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import EmbedderMismatchError, StoreError
-from docqa.records import Chunk, DocumentInfo, Hit
+from docqa.records import Chunk, DocumentInfo, Hit, Profile
 
 _STOPWORDS = frozenset(
     (
@@ -126,8 +126,11 @@ class Store:
         mtime: float | None,
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
+        groups: Sequence[str] | None = None,
     ) -> tuple[list[int], list[int]]:
-        """Insert or replace one document and its chunks in one transaction.
+        """Insert or replace one document and its chunks in one transaction. `groups` are
+        the groups that may read it (empty: public); None keeps a replaced document's groups
+        (a new one is public).
 
         Returns (new chunk ids, removed chunk ids) for the vector index.
         """
@@ -135,6 +138,9 @@ class Store:
             raise ValueError("one vector per chunk")
         vectors = np.asarray(vectors, dtype=np.float32)
         with self.conn:
+            if groups is None:
+                known = self.document(path)
+                groups = known.groups if known is not None else ()
             old = self._delete_document(path)
             cur = self.conn.execute(
                 "INSERT INTO documents (path, format, title, sha256, size, mtime, n_chunks,"
@@ -160,7 +166,80 @@ class Store:
                     ),
                 )
                 new_ids.append(int(cur.lastrowid))
+            self._write_groups(doc_id, groups)
         return new_ids, old
+
+    def set_groups(self, path: str, groups: Sequence[str]) -> bool:
+        """Set the groups of a stored document; False when it is not in the store."""
+        with self.conn:
+            row = self.conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                return False
+            self._write_groups(row[0], groups)
+        return True
+
+    def _write_groups(self, doc_id: int, groups: Sequence[str]) -> None:
+        self.conn.execute("DELETE FROM document_groups WHERE document_id = ?", (doc_id,))
+        self.conn.executemany(
+            "INSERT INTO document_groups (document_id, name) VALUES (?, ?)",
+            [(doc_id, g) for g in sorted(set(groups))],
+        )
+
+    # -- access ----------------------------------------------------------------------------
+    def restricted(self) -> bool:
+        """Whether any document is in a group (if none is, every profile reads everything)."""
+        return self.conn.execute("SELECT 1 FROM document_groups LIMIT 1").fetchone() is not None
+
+    def forbidden_chunks(self, profile: Profile) -> set[int]:
+        """The chunk ids the profile may not read."""
+        if not self.restricted():
+            return set()
+        rows = self.conn.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE NOT {_PERMITTED}",
+            (json.dumps(list(profile.groups)),),
+        )
+        return {r[0] for r in rows}
+
+    def permitted_embeddings(self, profile: Profile) -> tuple[list[int], np.ndarray]:
+        """(chunk ids, vectors) of every chunk the profile may read: for exact search when
+        the vector index's filtered search comes back short."""
+        rows = self.conn.execute(
+            "SELECT c.id, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE {_PERMITTED} ORDER BY c.id",
+            (json.dumps(list(profile.groups)),),
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    # -- users -----------------------------------------------------------------------------
+    def set_user(self, name: str, features: dict, groups: Sequence[str]) -> None:
+        data = json.dumps({"features": features, "groups": sorted(set(groups))})
+        now = utcnow()
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO users (name, features, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET features = excluded.features,"
+                " updated_at = excluded.updated_at",
+                (name, data, now, now),
+            )
+
+    def user(self, name: str) -> Profile | None:
+        row = self.conn.execute("SELECT features FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return Profile(name, data.get("features", {}), tuple(data.get("groups", ())))
+
+    def users(self) -> list[Profile]:
+        rows = self.conn.execute("SELECT name FROM users ORDER BY name").fetchall()
+        return [p for p in (self.user(r[0]) for r in rows) if p is not None]
+
+    def remove_user(self, name: str) -> bool:
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM users WHERE name = ?", (name,))
+        return cur.rowcount > 0
 
     def remove_document(self, path: str) -> list[int]:
         """Delete a document; returns its chunk ids (empty when it was not in the store)."""
@@ -218,16 +297,20 @@ class Store:
             yield ids, vectors.reshape(len(rows), dimension)
             last = ids[-1]
 
-    def hits(self, scored: Sequence[tuple[int, dict]]) -> list[Hit]:
-        """Hits for (chunk id, score fields) pairs, in the given order; unknown ids dropped."""
+    def hits(self, scored: Sequence[tuple[int, dict]], profile: Profile | None = None) -> list[Hit]:
+        """Hits for (chunk id, score fields) pairs, in the given order; unknown ids, and
+        chunks the profile may not read, are dropped."""
         ids = [cid for cid, _ in scored]
         if not ids:
             return []
+        where, params = "", []
+        if profile is not None:
+            where, params = f" AND {_PERMITTED}", [json.dumps(list(profile.groups))]
         rows = self.conn.execute(
             "SELECT c.id, d.path, c.text, c.heading, c.line_start, c.line_end, c.page"
             " FROM chunks c JOIN documents d ON d.id = c.document_id"
-            f" WHERE c.id IN ({','.join('?' * len(ids))})",
-            ids,
+            f" WHERE c.id IN ({','.join('?' * len(ids))}){where}",
+            [*ids, *params],
         ).fetchall()
         by_id = {r[0]: r for r in rows}
         out = []
@@ -249,8 +332,11 @@ class Store:
             )
         return out
 
-    def lexical_search(self, question: str, limit: int) -> list[int]:
-        """Chunk ids matching any of the question's words, best bm25 first."""
+    def lexical_search(
+        self, question: str, limit: int, profile: Profile | None = None
+    ) -> list[int]:
+        """Chunk ids matching any of the question's words, best bm25 first; only chunks the
+        profile may read (all, with no profile)."""
         words = []
         for w in re.findall(r"\w+", question.lower()):
             if w not in _STOPWORDS and w not in words:
@@ -258,11 +344,19 @@ class Store:
         if not words:
             return []
         query = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        rows = self.conn.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
-            " LIMIT ?",
-            (query, limit),
-        ).fetchall()
+        if profile is None or not self.restricted():
+            rows = self.conn.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
+                " LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT f.rowid FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
+                " JOIN documents d ON d.id = c.document_id"
+                f" WHERE chunks_fts MATCH ? AND {_PERMITTED} ORDER BY bm25(chunks_fts) LIMIT ?",
+                (query, json.dumps(list(profile.groups)), limit),
+            ).fetchall()
         return [r[0] for r in rows]
 
     # -- interactions ----------------------------------------------------------------------
@@ -298,17 +392,17 @@ class Store:
                     f"UPDATE interactions SET {', '.join(f'{c} = ?' for c in row)} WHERE id = ?",
                     [*row.values(), iid],
                 )
-            session, status, prompt, completion = self.conn.execute(
-                "SELECT session, status, prompt_tokens, completion_tokens FROM interactions"
-                " WHERE id = ?",
+            session, user, status, prompt, completion = self.conn.execute(
+                "SELECT session, user, status, prompt_tokens, completion_tokens"
+                " FROM interactions WHERE id = ?",
                 (iid,),
             ).fetchone()
             if session is not None and status != "error":
                 now = utcnow()
                 self.conn.execute(
-                    "INSERT INTO sessions (name, created_at, updated_at) VALUES (?, ?, ?)"
+                    "INSERT INTO sessions (name, user, created_at, updated_at) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(name) DO NOTHING",
-                    (session, now, now),
+                    (session, user, now, now),
                 )
                 self.conn.execute(
                     "UPDATE sessions SET updated_at = ?, turns = turns + 1,"
@@ -366,7 +460,20 @@ class Store:
         ]
 
 
-_DOC_SELECT = "SELECT id, path, format, title, sha256, size, n_chunks, ingested_at FROM documents"
+_DOC_SELECT = (
+    "SELECT id, path, format, title, sha256, size, n_chunks, ingested_at,"
+    " (SELECT group_concat(name, char(31)) FROM"
+    "  (SELECT name FROM document_groups g WHERE g.document_id = documents.id ORDER BY name))"
+    " FROM documents"
+)
+
+# The documents a profile may read, as SQL over `d` (documents): public ones (no group), and
+# those sharing a group with the profile. Parameters: the profile's groups, as a JSON list.
+_PERMITTED = (
+    "(NOT EXISTS (SELECT 1 FROM document_groups g WHERE g.document_id = d.id)"
+    " OR EXISTS (SELECT 1 FROM document_groups g WHERE g.document_id = d.id"
+    " AND g.name IN (SELECT value FROM json_each(?))))"
+)
 
 
 def _encode(record: dict) -> dict:
@@ -387,4 +494,5 @@ def _doc(row: tuple) -> DocumentInfo:
         size=row[5],
         chunks=row[6],
         ingested_at=row[7],
+        groups=tuple(row[8].split("\x1f")) if row[8] else (),
     )

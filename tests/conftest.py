@@ -22,7 +22,7 @@ def docqa_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own empty data folder; nothing touches the user's."""
     home = tmp_path / "home"
     monkeypatch.setenv("DOCQA_HOME", str(home))
-    for var in ("DOCQA_MODEL", "DOCQA_EMBEDDER", "DOCQA_DEBUG"):
+    for var in ("DOCQA_MODEL", "DOCQA_EMBEDDER", "DOCQA_DEBUG", "DOCQA_USER"):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -75,6 +75,7 @@ def test_an_invented_number_is_rejected_and_asked_again(ingested, fakes):
     # every attempt is a recorded step, with what came next
     steps = _store().steps(data["id"])
     assert [s["stage"] for s in steps] == [
+        "features",
         "embed",
         "retrieve",
         "prompt",

@@ -113,6 +113,7 @@ def test_ask_json_contract_and_record(ingested, fakes):
     assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
     steps = store.steps(data["id"])
     assert [s["stage"] for s in steps] == [
+        "features",
         "embed",
         "retrieve",
         "prompt",
@@ -120,8 +121,9 @@ def test_ask_json_contract_and_record(ingested, fakes):
         "validate",
         "answer",
     ]
-    assert len(steps[1]["data"]["hits"]) == 5
-    assert steps[4]["data"]["passed"] is True and steps[4]["data"]["next"] == "final"
+    assert steps[0]["data"] == {"user": None, "features": {}, "groups": []}
+    assert len(steps[2]["data"]["hits"]) == 5
+    assert steps[5]["data"]["passed"] is True and steps[5]["data"]["next"] == "final"
 
 
 def test_ask_no_log_records_nothing(ingested):

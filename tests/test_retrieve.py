@@ -18,8 +18,8 @@ class StubIndex:
     def __init__(self, ranking: list[tuple[int, float]]):
         self.ranking = ranking
 
-    def query(self, vector, k):
-        return self.ranking[:k]
+    def query(self, vector, k, exclude=None):
+        return [r for r in self.ranking if r[0] not in (exclude or ())][:k]
 
 
 @pytest.fixture

@@ -120,15 +120,22 @@ class HnswIndex:
             except RuntimeError:
                 pass  # not in the index (already deleted): nothing to do
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, exclude: set[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """The k nearest live chunks, never one in `exclude`: the exclusion is a filter
+        inside hnswlib's graph search, so excluded chunks do not take places in the top k."""
         index = self._require()
-        k = min(k, self._live)
+        k = min(k, self._live - (len(exclude) if exclude else 0))
         if k <= 0:
             return []
         index.set_ef(max(self.ef_search, k))
+        allowed = (lambda label: label not in exclude) if exclude else None
         while True:
             try:
-                labels, distances = index.knn_query(np.asarray(vector, dtype=np.float32), k=k)
+                labels, distances = index.knn_query(
+                    np.asarray(vector, dtype=np.float32), k=k, filter=allowed
+                )
                 break
             except RuntimeError:
                 # too few reachable live elements for k (many deletions): ask for fewer

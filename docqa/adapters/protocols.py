@@ -33,8 +33,10 @@ class VectorIndex(Protocol):
 
     def remove(self, ids: Sequence[int]) -> None: ...
 
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk id, cosine similarity) pairs, best first."""
+    def query(
+        self, vector: np.ndarray, k: int, exclude: set[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) pairs, best first, none of them in `exclude`."""
         ...
 
     def __len__(self) -> int: ...

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from docqa.cli import chat, docs, ingest, query, run
+from docqa.cli import chat, docs, ingest, query, run, users
 
 app = typer.Typer(
     name="docqa",
@@ -22,6 +22,7 @@ app.command(name="ask")(query.ask_command)
 app.command(name="chat")(chat.chat_command)
 app.command(name="run")(run.run_command)
 app.add_typer(docs.app, name="docs")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

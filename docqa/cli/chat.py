@@ -19,11 +19,13 @@ from docqa.cli.common import (
     ModelOpt,
     ModeOpt,
     SessionOpt,
+    UserOpt,
     answer,
     components,
     err,
     guarded,
     out,
+    profile_of,
     settings,
 )
 from docqa.errors import DocqaError
@@ -56,6 +58,7 @@ def chat_command(
     k: KOpt = None,
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
+    user: UserOpt = None,
     model: ModelOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -69,18 +72,19 @@ def chat_command(
     from docqa.flows.ask import AskOptions
     from docqa.flows.retrieve import clean_session
 
-    config = settings(home, embedder=embedder, model=model, k=k)
+    config = settings(home, embedder=embedder, model=model, k=k, user=user)
     template = "extractive" if mode is Mode.extractive else config.template
     name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S")
+    interactive = sys.stdin.isatty() and not json_out
+    comps = components(config)
     options = AskOptions(
         k=config.k,
         template=template,
         mode=mode.value,
         max_attempts=max_attempts,
         session=name,
+        user=profile_of(comps),
     )
-    interactive = sys.stdin.isatty() and not json_out
-    comps = components(config)
     last = None
     failed = 0
     if interactive:

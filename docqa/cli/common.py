@@ -77,6 +77,16 @@ MaxAttemptsOpt = Annotated[
         max=10,
     ),
 ]
+UserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        help="Who asks (see `docqa users`): only public documents and those of the user's "
+        "groups are searched, and templates get the user's features "
+        "[default: $DOCQA_USER, else anonymous: public documents only].",
+        show_default=False,
+    ),
+]
 SessionOpt = Annotated[
     str | None,
     typer.Option(
@@ -98,6 +108,17 @@ def components(config):
     from docqa import components as comp
 
     return comp.build(config)
+
+
+def profile_of(comps):
+    """The profile of the settings' user (the anonymous one when none is set)."""
+    from docqa.records import ANONYMOUS
+
+    if comps.settings.user is None:
+        return ANONYMOUS
+    from docqa.flows.users import profile
+
+    return profile(comps.store, comps.settings.user)
 
 
 def answer(comps, question: str, options):

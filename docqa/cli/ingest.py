@@ -58,6 +58,15 @@ def ingest_command(
         list[Path],
         typer.Argument(help="Files and folders (walked recursively).", show_default=False),
     ],
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            help="Only members of this group may retrieve these documents (repeatable). "
+            "Without it, new documents are public and stored ones keep their groups.",
+            show_default=False,
+        ),
+    ] = None,
     prune: Annotated[
         bool, typer.Option("--prune", help="Remove documents whose files are gone.")
     ] = False,
@@ -71,7 +80,9 @@ def ingest_command(
     """
     from docqa import render
     from docqa.flows.ingest import ingest
+    from docqa.flows.users import check_groups
 
+    groups = check_groups(group) if group else None
     comps = components(settings(home, embedder=embedder))
     progress = _RichProgress() if err.is_terminal and not json_out else None
     try:
@@ -84,6 +95,7 @@ def ingest_command(
             overlap=comps.settings.chunk_overlap,
             prune=prune,
             progress=progress,
+            groups=groups,
         )
     finally:
         if progress:

@@ -20,11 +20,13 @@ from docqa.cli.common import (
     ModelOpt,
     ModeOpt,
     SessionOpt,
+    UserOpt,
     answer,
     components,
     err,
     guarded,
     out,
+    profile_of,
     read_questions,
     settings,
 )
@@ -72,6 +74,7 @@ def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
 def search_command(
     question: QuestionArg,
     k: KOpt = None,
+    user: UserOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
     embedder: EmbedderOpt = None,
@@ -80,11 +83,17 @@ def search_command(
     from docqa import render
     from docqa.flows.retrieve import retrieve
 
-    comps = components(settings(home, embedder=embedder, k=k))
+    comps = components(settings(home, embedder=embedder, k=k, user=user))
+    who = profile_of(comps)
 
     def run(q: str):
         return retrieve(
-            q, store=comps.store, embedder=comps.embedder, index=comps.index, k=comps.settings.k
+            q,
+            store=comps.store,
+            embedder=comps.embedder,
+            index=comps.index,
+            k=comps.settings.k,
+            profile=who,
         )
 
     try:
@@ -116,6 +125,7 @@ def ask_command(
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
     session: SessionOpt = None,
+    user: UserOpt = None,
     beams: Annotated[
         int,
         typer.Option(
@@ -138,7 +148,7 @@ def ask_command(
     from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
 
-    config = settings(home, embedder=embedder, model=model, k=k, template=template)
+    config = settings(home, embedder=embedder, model=model, k=k, template=template, user=user)
     if mode is Mode.extractive and template is None:
         config = replace(config, template="extractive")
     resolve_template(config.template)  # a bad template fails before any model loads
@@ -154,6 +164,7 @@ def ask_command(
         mode=mode.value,
         max_attempts=max_attempts,
         session=clean_session(session),
+        user=profile_of(comps),
     )
 
     try:

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from docqa.cli.common import HomeOpt, JsonOpt, ModelOpt, components, guarded, out, settings
+from docqa.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    ModelOpt,
+    UserOpt,
+    components,
+    guarded,
+    out,
+    profile_of,
+    settings,
+)
 from docqa.errors import UsageError
 
 
@@ -57,16 +67,19 @@ def run_command(
         ),
     ] = 1,
     model: ModelOpt = None,
+    user: UserOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Run a template program: the model fills its gen() and select() slots."""
+    """Run a template program: the model fills its gen() and select() slots. The template
+    gets the user's profile as `user` (unless --var sets it)."""
     from docqa import render
     from docqa.prompts import load_program
 
     variables = parse_vars(var or [])
     program = load_program(template)
-    comps = components(settings(home, model=model))
+    comps = components(settings(home, model=model, user=user))
+    variables.setdefault("user", profile_of(comps).template_value())
     llm = comps.llm
     llm.load()
     if beams > 1:

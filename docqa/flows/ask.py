@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docqa.adapters.protocols import LLM, Embedder
-from docqa.errors import DocqaError
+from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.decide import attempt_record, decide, feedback, plan
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
@@ -24,7 +24,7 @@ from docqa.flows.retrieve import clean_question, retrieve
 from docqa.flows.validate import NOT_FOUND, validate
 from docqa.monitor.groundedness import NullPool, pool_from_store
 from docqa.prompts import load_program
-from docqa.records import Answer, Attempt, Citation, Hit, SearchResult
+from docqa.records import ANONYMOUS, Answer, Attempt, Citation, Hit, Profile, SearchResult
 from docqa.store import Store
 
 
@@ -38,6 +38,9 @@ class AskOptions:
     max_attempts: int = 3
     session: str | None = None
     history: int = 4  # earlier turns of the session the model sees
+    # who asks: retrieval only sees the documents this profile may read, and templates get
+    # its features as `user`; None searches every document (tools and benchmarks)
+    user: Profile | None = None
 
     @property
     def main_template(self) -> str:
@@ -95,6 +98,7 @@ class _Loop:
             index=self.index,
             k=self.options.k,
             also=also,
+            profile=self.options.user,
         )
         self.timings["embed"] += found.timings["embed"]
         self.timings["retrieve"] += found.timings["retrieve"]
@@ -108,8 +112,9 @@ class _Loop:
 
     def rewrite(self, n: int) -> str:
         """The model's search query for the question (templates/rewrite.j2)."""
+        user = (self.options.user or ANONYMOUS).template_value()
         result = load_program("rewrite").run(
-            self.llm, {"question": self.question, "history": self.history}
+            self.llm, {"question": self.question, "history": self.history, "user": user}
         )
         self.generated(result)
         query = str(result.slots.get("query", "")).strip()
@@ -128,7 +133,7 @@ class _Loop:
         options = self.options
         template = options.main_template if strategy != "extractive" else "extractive"
         program = load_program(template)
-        variables = _variables(found, self.history, feedback(last))
+        variables = _variables(found, self.history, feedback(last), self.options.user)
         if "extractive" in (template, options.mode):
             variables["candidates"] = extractive.candidates(found.vector, found.hits, self.embedder)
         if options.beams > 1:
@@ -208,15 +213,22 @@ def ask(
         llm.load()
         timings["load"] = time.perf_counter() - t
         turn = None
+        user = options.user or ANONYMOUS
         if options.session:
+            session = store.session(options.session) or {}
+            if session and session.get("user") != user.name:
+                raise UsageError(
+                    f"session {options.session!r} belongs to another user: start a new one"
+                )
             loop.history = store.session_turns(options.session, options.history)
-            turn = ((store.session(options.session) or {}).get("turns") or 0) + 1
+            turn = (session.get("turns") or 0) + 1
         context = _context_query(loop.question, loop.history)
         found = loop.retrieve(context)
         rec.begin(
             {
                 "kind": "ask",
                 "question": loop.question,
+                "user": user.name,
                 "session": options.session,
                 "turn": turn,
                 "mode": options.mode,
@@ -226,6 +238,11 @@ def ask(
                 "k": options.k,
                 "question_embedding": found.vector.astype("float32").tobytes(),
             }
+        )
+        rec.step(
+            "features",
+            0.0,
+            {"user": user.name, "features": user.features, "groups": list(user.groups)},
         )
         rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
         rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
@@ -317,7 +334,7 @@ def _context_query(question: str, history: list[dict]) -> tuple[str, ...]:
     return (" ".join([*(t["question"] for t in history[-2:]), question]),)
 
 
-def _variables(found: SearchResult, history: list[dict], note: str) -> dict:
+def _variables(found: SearchResult, history: list[dict], note: str, user: Profile | None) -> dict:
     sources = [
         {
             "n": i,
@@ -337,6 +354,7 @@ def _variables(found: SearchResult, history: list[dict], note: str) -> dict:
         "reply_tokens": REPLY_TOKENS,
         "history": [{"question": t["question"], "answer": t["answer"]} for t in history],
         "feedback": note,
+        "user": (user or ANONYMOUS).template_value(),
     }
 
 

@@ -100,7 +100,11 @@ def ingest(
     prune: bool = False,
     batch_chunks: int = 512,
     progress: IngestProgress | None = None,
+    groups: Sequence[str] | None = None,
 ) -> IngestReport:
+    """Add, update or skip each file found under `paths`. `groups` restricts the documents
+    to those groups' members (also for unchanged files); None leaves stored documents' groups
+    as they are and makes new ones public."""
     started = time.perf_counter()
     progress = progress or _Silent()
     report = IngestReport()
@@ -113,13 +117,13 @@ def ingest(
     progress.begin(len(files))
     pending: list[_Pending] = []
     pending_chunks = 0
-    for item in _prepare(files, store, embedder, max_tokens, overlap, report, progress):
+    for item in _prepare(files, store, embedder, max_tokens, overlap, report, progress, groups):
         pending.append(item)
         pending_chunks += len(item.chunks)
         if pending_chunks >= batch_chunks:
-            _flush(pending, store, embedder, index, report, progress)
+            _flush(pending, store, embedder, index, report, progress, groups)
             pending, pending_chunks = [], 0
-    _flush(pending, store, embedder, index, report, progress)
+    _flush(pending, store, embedder, index, report, progress, groups)
 
     if prune:
         for doc in store.documents():
@@ -140,6 +144,7 @@ def _prepare(
     overlap: int,
     report: IngestReport,
     progress: IngestProgress,
+    groups: Sequence[str] | None,
 ) -> Iterator[_Pending]:
     """Read, hash, load and chunk each file; unchanged files and failures end here."""
     for file in files:
@@ -149,6 +154,8 @@ def _prepare(
             sha = hashlib.sha256(data).hexdigest()
             known = store.document(key)
             if known is not None and known.sha256 == sha:
+                if groups is not None and tuple(sorted(set(groups))) != known.groups:
+                    store.set_groups(key, groups)
                 report.unchanged += 1
                 progress.advance(files=1)
                 continue
@@ -180,6 +187,7 @@ def _flush(
     index,
     report: IngestReport,
     progress: IngestProgress,
+    groups: Sequence[str] | None = None,
 ) -> None:
     if not pending:
         return
@@ -206,6 +214,7 @@ def _flush(
             mtime=item.mtime,
             chunks=item.chunks,
             vectors=mine,
+            groups=groups,
         )
         index.remove(old_ids)
         index.add(new_ids, mine)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from docqa.adapters.protocols import Embedder
 from docqa.errors import EmptyStoreError, UsageError
 from docqa.flows.corpus import identity_of
-from docqa.records import SearchResult
+from docqa.records import Profile, SearchResult
 from docqa.store import Store
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of top ranks
@@ -39,10 +41,13 @@ def retrieve(
     k: int = 5,
     candidates: int | None = None,
     also: tuple[str, ...] = (),
+    profile: Profile | None = None,
 ) -> SearchResult:
     """The k best chunks for a question. `also` are more queries for the same need (a
     rewrite, the question with its conversation's context); every query's dense and lexical
-    rankings are fused. The index must be open (see flows.corpus)."""
+    rankings are fused. With a profile, only chunks it may read are searched: excluded inside
+    the vector index's search and the full-text query, so k results still come back when k
+    permitted chunks exist. The index must be open (see flows.corpus)."""
     question = clean_question(question)
     queries = [question] + [q for q in (" ".join(a.split()) for a in also) if q]
     if k < 1:
@@ -56,15 +61,17 @@ def retrieve(
     t0 = time.perf_counter()
     vectors = embedder.embed(queries)
     t1 = time.perf_counter()
+    forbidden = store.forbidden_chunks(profile) if profile is not None else set()
     fields: dict[int, dict] = {}
     for query, vector in zip(queries, vectors, strict=True):
-        for rank, (cid, similarity) in enumerate(index.query(vector, n), start=1):
+        dense = _dense(store, index, vector, n, forbidden, profile)
+        for rank, (cid, similarity) in enumerate(dense, start=1):
             f = fields.setdefault(cid, {"score": 0.0})
             f["score"] += 1.0 / (RRF_K + rank)
             if similarity > (f.get("dense_score") or -2.0):
                 f["dense_score"] = round(similarity, 6)
             f["dense_rank"] = min(rank, f.get("dense_rank") or rank)
-        for rank, cid in enumerate(store.lexical_search(query, n), start=1):
+        for rank, cid in enumerate(store.lexical_search(query, n, profile), start=1):
             f = fields.setdefault(cid, {"score": 0.0})
             f["score"] += 1.0 / (RRF_K + rank)
             f["lexical_rank"] = min(rank, f.get("lexical_rank") or rank)
@@ -74,7 +81,21 @@ def retrieve(
     )[:k]
     for _, f in ranked:
         f["score"] = round(f["score"], 6)
-    hits = store.hits(ranked)
+    hits = store.hits(ranked, profile)
     t2 = time.perf_counter()
     timings = {"embed": t1 - t0, "retrieve": t2 - t1}
     return SearchResult(question, tuple(hits), timings, vectors[0], tuple(queries))
+
+
+def _dense(store: Store, index, vector, n: int, forbidden: set[int], profile: Profile | None):
+    """The n nearest chunks the profile may read. hnswlib's filtered search can come back
+    short when few chunks are permitted; then the permitted ones are searched exactly."""
+    found = index.query(vector, n, forbidden or None)
+    if not forbidden or len(found) >= n:
+        return found
+    ids, vectors = store.permitted_embeddings(profile)
+    if len(ids) <= len(found):
+        return found
+    sims = vectors @ np.asarray(vector, dtype=np.float32)
+    best = np.argsort(-sims, kind="stable")[:n]
+    return [(ids[i], float(sims[i])) for i in best]
