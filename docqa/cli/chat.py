@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -74,7 +75,8 @@ def chat_command(
 
     config = settings(home, embedder=embedder, model=model, k=k, user=user)
     template = "extractive" if mode is Mode.extractive else config.template
-    name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S")
+    # a new chat's name is unique: two chats started in the same second must not share turns
+    name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     interactive = sys.stdin.isatty() and not json_out
     comps = components(config)
     options = AskOptions(
