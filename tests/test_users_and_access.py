@@ -227,3 +227,19 @@ def test_filtered_search_falls_back_to_exact_when_the_index_comes_back_short(tmp
 
     found = _dense(Permitted(), ShortIndex(), np.array([0, 0, 1, 0.5]), 3, {9}, Profile("u"))
     assert [cid for cid, _ in found] == [3, 4, 1]
+
+
+def test_run_templates_get_the_user(fakes, tmp_path):
+    _json("users", "set", "cy", "language=Welsh", "groups=hr")
+    tpl = tmp_path / "t.j2"
+    tpl.write_text(
+        "{{ user.name }} reads {{ user.language }}, groups {{ user.groups | join(',') }}"
+    )
+    assert _json("run", tpl, "--user", "cy")["text"] == "cy reads Welsh, groups hr"
+    anonymous = tmp_path / "a.j2"
+    anonymous.write_text("{{ user.name }} {{ user.groups }}")
+    assert _json("run", anonymous)["text"] == "None []"
+    overridden = _json(
+        "run", anonymous, "--user", "cy", "--var", 'user:={"name": "x", "groups": 1}'
+    )
+    assert overridden["text"] == "x 1"
