@@ -286,3 +286,126 @@ def print_beams(console: Console, beams) -> None:
     for i, b in enumerate(beams, start=1):
         table.add_row(str(i), f"{b.logprob:.3f}", escape(dumps(b.result.slots)))
     console.print(table)
+
+
+# -- trace and log ---------------------------------------------------------------------------
+def print_trace(console: Console, data: dict) -> None:
+    from rich.text import Text
+
+    row = data["interaction"]
+    head = [f"interaction {row['id']}", str(row.get("created_at", ""))[:19].replace("T", " ")]
+    head.append(f"user {row['user']}" if row.get("user") else "anonymous")
+    if row.get("session"):
+        head.append(f"session {row['session']} turn {row.get('turn')}")
+    head += [str(row.get("status")), f"{row.get('seconds') or 0:.2f} s"]
+    console.print("[bold]" + escape(" · ".join(head)) + "[/bold]", soft_wrap=True)
+    console.print(f"[bold]Q:[/bold] {escape(row['question'])}", highlight=False, soft_wrap=True)
+    for step in data["steps"]:
+        d, stage = step["data"], step["stage"]
+        attempt = f" · attempt {d['attempt']}" if d.get("attempt") else ""
+        seconds = f" · {step['seconds']:.3f} s" if step.get("seconds") else ""
+        console.print(f"\n[bold cyan]── {stage}[/bold cyan]{attempt}{seconds}", highlight=False)
+        if stage == "features":
+            feats = ", ".join(f"{k}={v}" for k, v in sorted(d.get("features", {}).items()))
+            groups = ", ".join(d.get("groups", [])) or "none"
+            who = d.get("user") or "anonymous"
+            console.print(f"   {escape(who)} · groups: {escape(groups)} · {escape(feats)}")
+        elif stage == "embed":
+            console.print(f"   {d.get('dimension')}-dimensional question vector")
+        elif stage == "rewrite":
+            console.print(f"   query: {escape(repr(d.get('query')))}", highlight=False)
+        elif stage == "retrieve":
+            console.print(f"   queries: {escape(repr(d.get('queries', [])))}", soft_wrap=True)
+            table = Table(box=None, header_style="bold", padding=(0, 1, 0, 3))
+            for col in ("#", "chunk", "score", "dense", "lexical", "source"):
+                table.add_column(col, overflow="fold")
+            for n, h in enumerate(d.get("hits", []), start=1):
+                where = (
+                    f"{shown_path(h['path'])}:{h.get('where', '')}"
+                    if h.get("available")
+                    else "[dim](not available to this viewer, or removed)[/dim]"
+                )
+                dense = "" if h.get("dense_score") is None else f"{h['dense_score']:.3f}"
+                table.add_row(
+                    str(n),
+                    str(h["chunk_id"]),
+                    f"{h.get('score', 0):.4f}",
+                    dense,
+                    str(h.get("lexical_rank") or ""),
+                    where if not h.get("available") else escape(where),
+                )
+            console.print(table)
+        elif stage == "prompt":
+            console.print(
+                f"   template {escape(str(d.get('template')))} · sha256 {d.get('sha256', '')[:16]}"
+            )
+            if d.get("text"):
+                console.print(Padding(Text(d["text"], style="dim"), (0, 0, 0, 3)))
+        elif stage == "generate":
+            t = d.get("tokens", {})
+            console.print(
+                f"   {t.get('prompt', 0)} prompt tokens ({t.get('cached', 0)} cached) + "
+                f"{t.get('completion', 0)} generated"
+            )
+            for slot in d.get("slots", []):
+                console.print(
+                    f"   slot {escape(slot['name'])}: {escape(json.dumps(slot['constraint']))}"
+                    f" · finish {slot.get('finish')} · healed {slot.get('healed')!r}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                console.print(f"     → {escape(json.dumps(slot.get('value')))}", soft_wrap=True)
+        elif stage == "validate":
+            verdict = "[green]passed[/green]" if d.get("passed") else "[red]rejected[/red]"
+            console.print(
+                f"   {escape(d.get('strategy', ''))}: {verdict} · next: {d.get('next')}",
+                highlight=False,
+            )
+            console.print(f"   answer: {escape(repr(d.get('answer')))}", soft_wrap=True)
+            for name, v in d.get("verdicts", {}).items():
+                mark = "[green]✓[/green]" if v["ok"] else "[red]✗[/red]"
+                console.print(f"   {mark} {name}: {escape(v['reason'])}", soft_wrap=True)
+            for s in d.get("grounding", {}).get("sentences", []):
+                mark = "✓" if s["supported"] else "?"
+                console.print(
+                    f"     {mark} {escape(snippet(s['text'], 70))} [dim]({escape(s['reason'])}; "
+                    f"nearest [{s.get('source')}] {escape(snippet(s.get('nearest') or '', 60))})"
+                    "[/dim]",
+                    soft_wrap=True,
+                )
+        elif stage == "answer":
+            console.print(
+                f"   status {d.get('status')} · from attempt {d.get('attempt')} · "
+                f"citations {d.get('citations')}"
+            )
+        else:
+            console.print(f"   {escape(json.dumps(d))}", soft_wrap=True)
+    if row.get("answer") is not None:
+        console.print(f"\n[bold]A:[/bold] {escape(row['answer'])}", highlight=False)
+    if row.get("error"):
+        console.print(f"\n[red]error:[/red] {escape(row['error'])}")
+
+
+def print_log(console: Console, rows: list[dict]) -> None:
+    if not rows:
+        console.print("no interactions recorded")
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "when (UTC)", "user", "session", "status", "tries", "grounded", "s"):
+        table.add_column(col, no_wrap=col in ("id", "when (UTC)", "tries", "grounded", "s"))
+    table.add_column("question", overflow="fold", ratio=1, min_width=20)
+    for r in rows:
+        session = f"{r['session']}#{r['turn']}" if r.get("session") else ""
+        grounded = "" if r.get("groundedness") is None else f"{r['groundedness']:.2f}"
+        table.add_row(
+            str(r["id"]),
+            str(r["created_at"])[:16].replace("T", " "),
+            escape(r.get("user") or "-"),
+            escape(session),
+            str(r["status"]),
+            str(r.get("attempts") or ""),
+            grounded,
+            f"{r.get('seconds') or 0:.1f}",
+            escape(snippet(r["question"], 80)),
+        )
+    console.print(table)

@@ -449,6 +449,39 @@ class Store:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
+    def list_interactions(
+        self,
+        *,
+        user: str | None = None,
+        everyone: bool = False,
+        session: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+    ) -> list[dict]:
+        """Interactions, newest first: those of `user` (None: the anonymous ones) unless
+        `everyone`, optionally of one session, with one status, from `since` (ISO UTC) on."""
+        where, params = [], []
+        if not everyone:
+            where.append("user IS ?")
+            params.append(user)
+        for column, value in (("session", session), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        cur = self.conn.execute(
+            "SELECT id, created_at, user, session, turn, kind, mode, status, attempts,"
+            " groundedness, seconds, prompt_tokens, cached_tokens, completion_tokens, question,"
+            f" answer FROM interactions{clause} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
     def steps(self, iid: int) -> list[dict]:
         cur = self.conn.execute(
             "SELECT seq, stage, seconds, data FROM steps WHERE interaction_id = ? ORDER BY seq",

@@ -1,5 +1,6 @@
 """The feature store and document access control, with fake models and the real hnswlib
-index: profiles, typed features, groups, and a randomized search for leaks."""
+index: profiles, typed features, groups, and a randomized search for leaks across search,
+ask, chat, the log and traces."""
 
 from __future__ import annotations
 
@@ -203,6 +204,11 @@ def test_no_user_ever_sees_another_groups_documents(restricted_corpus, fakes):
         chat = invoke("chat", "--json", *who, input="\n".join([*questions, "/sources"]) + "\n")
         assert chat.exit_code == 0, chat.output
         seen = answers.stdout + chat.stdout + "".join(llm.prompts)
+        # the user's log and the trace of each of their answers
+        logged = _json("log", "list", *who)["interactions"]
+        assert len(logged) == 2 * len(questions)  # `ask -` and `chat`: nobody else's
+        for row in logged:
+            seen += invoke("trace", row["id"], "--json", *who).stdout
         assert not any(s in seen for s in forbidden), name
         # the user's own secrets do come back: the filter does not hide everything
         for t in targets:

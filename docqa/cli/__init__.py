@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from docqa.cli import chat, docs, ingest, query, run, users
+from docqa.cli import chat, docs, ingest, query, run, trace, users
 
 app = typer.Typer(
     name="docqa",
@@ -23,6 +23,8 @@ app.command(name="chat")(chat.chat_command)
 app.command(name="run")(run.run_command)
 app.add_typer(docs.app, name="docs")
 app.add_typer(users.app, name="users")
+app.command(name="trace")(trace.trace_command)
+app.add_typer(trace.log_app, name="log")
 
 
 def main() -> None:
