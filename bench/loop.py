@@ -76,7 +76,7 @@ def main() -> None:
                     index=comps.index,
                     llm=comps.llm,
                     options=options,
-                    pool=comps.null_pool,
+                    pool=lambda options=options: comps.null_pool(options.user),
                 )
                 first = a.attempts[0]
                 status_1, chosen_1 = decide([first])

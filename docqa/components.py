@@ -66,11 +66,12 @@ class Components:
         open_index(self.store, index, self.embedder.dimension)
         return index
 
-    def null_pool(self):
-        """The unrelated sentences groundedness is calibrated against (cached on disk)."""
+    def null_pool(self, profile=None):
+        """The unrelated sentences groundedness is calibrated against, from the documents the
+        profile may read (cached on disk)."""
         from docqa.monitor.groundedness import pool_from_store
 
-        return pool_from_store(self.store, self.embedder, self.settings.cache_dir)
+        return pool_from_store(self.store, self.embedder, self.settings.cache_dir, profile)
 
     def close(self) -> None:
         if "store" in self.__dict__:

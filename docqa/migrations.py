@@ -159,3 +159,14 @@ def m004_users_and_document_groups(db: Database) -> None:
         CREATE INDEX document_groups_name ON document_groups(name);
         """,
     )
+
+
+@migrations()
+def m005_guard_flags(db: Database) -> None:
+    _run(
+        db,
+        """
+        ALTER TABLE interactions ADD COLUMN flags TEXT;
+        ALTER TABLE interactions ADD COLUMN outlier_score REAL;
+        """,
+    )

@@ -185,7 +185,7 @@ class Answer:
     answerable: bool
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
-    status: str  # "grounded" | "partially_grounded" | "unanswerable"
+    status: str  # "grounded" | "partially_grounded" | "unanswerable" | "withheld"
     model: str
     template: str
     timings: dict[str, float]
@@ -194,6 +194,7 @@ class Answer:
     grounding: Grounding | None = None
     session: str | None = None
     turn: int | None = None
+    flags: dict = field(default_factory=dict)  # the inline guards' verdicts
 
 
 @dataclass(frozen=True)

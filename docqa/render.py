@@ -131,6 +131,7 @@ def answer_json(answer: Answer) -> dict:
         "attempts": [attempt_record(a) for a in answer.attempts],
         "session": answer.session,
         "turn": answer.turn,
+        "flags": answer.flags,
         "timings": {k: _round(v) for k, v in answer.timings.items()},
         "tokens": dict(answer.tokens),
         "model": answer.model,
@@ -143,6 +144,7 @@ _STATUS = {
     "partially_grounded": "[yellow]partially grounded: flagged sentences are not supported by "
     "the sources[/yellow]",
     "unanswerable": "[yellow]not found in the documents[/yellow]",
+    "withheld": "[red]withheld by --guard[/red]",
 }
 
 
@@ -165,6 +167,10 @@ def print_answer(console: Console, answer: Answer) -> None:
         line += f" [dim]· after {tried} attempts ({', '.join(a.strategy for a in answer.attempts)})"
         line += "[/dim]"
     console.print(line, highlight=False)
+    from docqa.monitor.guards import reasons
+
+    for reason in reasons(answer.flags):
+        console.print(f"[red]⚠ flagged:[/red] {escape(reason)}", highlight=False, soft_wrap=True)
     if answer.grounding is not None:
         for s in answer.grounding.sentences:
             if not s.supported:

@@ -411,15 +411,45 @@ class Store:
                     (now, prompt or 0, completion or 0, session),
                 )
 
-    def session_turns(self, name: str, limit: int) -> list[dict]:
-        """The last `limit` answered turns of a session, oldest first."""
+    def outlier_scores(self, limit: int = 500) -> list[float]:
+        """The outlier scores of the latest answered questions: the guard's reference."""
         rows = self.conn.execute(
-            "SELECT id, question, answer, status, turn FROM interactions"
-            " WHERE session = ? AND status NOT IN ('running', 'error') ORDER BY id DESC LIMIT ?",
-            (name, limit),
+            "SELECT outlier_score FROM interactions WHERE outlier_score IS NOT NULL"
+            " AND status NOT IN ('running', 'error', 'withheld') ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def claim_session(self, name: str, user: str | None) -> dict:
+        """The session's row, created for `user` if it is new (so that two people starting
+        the same name at once cannot both own it); the caller checks the owner."""
+        now = utcnow()
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO sessions (name, user, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO NOTHING",
+                (name, user, now, now),
+            )
+        return self.session(name)  # type: ignore[return-value]
+
+    def session_turns(self, name: str, limit: int, user: str | None) -> list[dict]:
+        """The last `limit` answered turns of `user` in a session, oldest first, with the
+        chunk ids each answer cited."""
+        rows = self.conn.execute(
+            "SELECT id, question, answer, status, turn, citations FROM interactions"
+            " WHERE session = ? AND user IS ? AND status NOT IN ('running', 'error')"
+            " ORDER BY id DESC LIMIT ?",
+            (name, user, limit),
         ).fetchall()
         return [
-            {"id": r[0], "question": r[1], "answer": r[2], "status": r[3], "turn": r[4]}
+            {
+                "id": r[0],
+                "question": r[1],
+                "answer": r[2],
+                "status": r[3],
+                "turn": r[4],
+                "chunks": [c["chunk_id"] for c in json.loads(r[5] or "[]")],
+            }
             for r in reversed(rows)
         ]
 
@@ -430,15 +460,17 @@ class Store:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
-    def sample_chunks(self, limit: int, exclude_paths: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """(document path, text) of up to `limit` chunks in a fixed pseudo-random order spread
-        over the corpus: the unrelated sentences groundedness is calibrated against."""
-        marks = ",".join("?" * len(exclude_paths))
-        where = f"WHERE d.path NOT IN ({marks})" if exclude_paths else ""
+    def sample_chunks(self, limit: int, profile: Profile | None = None) -> list[tuple[str, str]]:
+        """(document path, text) of up to `limit` chunks the profile may read (all, with no
+        profile), in a fixed pseudo-random order spread over the corpus: the unrelated
+        sentences groundedness is calibrated against."""
+        where, params = "", []
+        if profile is not None:
+            where, params = f"WHERE {_PERMITTED}", [json.dumps(list(profile.groups))]
         rows = self.conn.execute(
             "SELECT d.path, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
             f" {where} ORDER BY (c.id * 2654435761) % 4294967296 LIMIT ?",
-            [*exclude_paths, limit],
+            [*params, limit],
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
@@ -511,7 +543,7 @@ _PERMITTED = (
 
 def _encode(record: dict) -> dict:
     row = dict(record)
-    for key in ("citations", "timings"):
+    for key in ("citations", "timings", "flags"):
         if key in row and not isinstance(row[key], (str, type(None))):
             row[key] = json.dumps(row[key])
     return row

@@ -78,6 +78,7 @@ def test_an_invented_number_is_rejected_and_asked_again(ingested, fakes):
         "features",
         "embed",
         "retrieve",
+        "guard",
         "prompt",
         "generate",
         "validate",

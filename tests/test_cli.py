@@ -116,6 +116,7 @@ def test_ask_json_contract_and_record(ingested, fakes):
         "features",
         "embed",
         "retrieve",
+        "guard",
         "prompt",
         "generate",
         "validate",
@@ -123,7 +124,8 @@ def test_ask_json_contract_and_record(ingested, fakes):
     ]
     assert steps[0]["data"] == {"user": None, "features": {}, "groups": []}
     assert len(steps[2]["data"]["hits"]) == 5
-    assert steps[5]["data"]["passed"] is True and steps[5]["data"]["next"] == "final"
+    assert steps[3]["data"]["flags"]["toxic_question"] == {"flagged": False, "words": []}
+    assert steps[6]["data"]["passed"] is True and steps[6]["data"]["next"] == "final"
 
 
 def test_ask_no_log_records_nothing(ingested):

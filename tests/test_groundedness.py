@@ -143,3 +143,11 @@ def test_an_empty_answer_is_not_grounded(pool):
         False,
         "the answer is empty",
     )
+
+
+def test_verbatim_means_whole_words(pool):
+    for partial in ("Visitors climb 67.", "It is 33.", "Visitors climb 674 step."):
+        g = check(partial, [(1, "eiffel.txt", SOURCE)], FakeEmbedder(), pool)
+        assert g.sentences[0].how != "verbatim", partial
+    assert missing_facts("It is 3 metres.", "It is 3.5 metres.") == ["3"]
+    assert missing_facts("It is 3.5 metres.", "It is 3.5 metres.") == []

@@ -41,6 +41,7 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         "m002_interactions_and_steps",
         "m003_attempts_and_sessions",
         "m004_users_and_document_groups",
+        "m005_guard_flags",
     ]
     assert store.db["chunks"].columns_dict["embedding"] is bytes
 
@@ -48,7 +49,7 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.db["_sqlite_migrations"].count == 4
+    assert s.db["_sqlite_migrations"].count == 5
 
 
 def test_replace_document_swaps_chunks_and_fts_in_one_go(store):

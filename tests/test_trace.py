@@ -45,6 +45,7 @@ def test_trace_json_shows_every_stage_of_every_attempt(two_attempts):
         ("features", None),
         ("embed", None),
         ("retrieve", 1),
+        ("guard", None),
         ("prompt", 1),
         ("generate", 1),
         ("validate", 1),
@@ -60,15 +61,15 @@ def test_trace_json_shows_every_stage_of_every_attempt(two_attempts):
     top = retrieve["hits"][0]
     assert top["available"] is True and top["path"].endswith("eiffel_tower.txt")
     assert top["text"] and top["where"].startswith("line")
-    prompt = data["steps"][3]["data"]
+    prompt = data["steps"][4]["data"]
     # the whole filled template: the prompt and the reply the model wrote into it
     assert (
         f'Question: {QUESTION}</user>\n<assistant>{{"answer": "The tower is 999' in prompt["text"]
     )
-    first = data["steps"][5]["data"]
+    first = data["steps"][6]["data"]
     assert first["verdicts"]["grounded"]["ok"] is False and first["next"] == "rewrite"
-    assert data["steps"][6]["data"]["query"] == "Eiffel Tower height metres"
-    gen = data["steps"][9]["data"]
+    assert data["steps"][7]["data"]["query"] == "Eiffel Tower height metres"
+    gen = data["steps"][10]["data"]
     assert gen["slots"][0]["name"] == "reply" and gen["slots"][0]["constraint"]["kind"] == "schema"
 
 

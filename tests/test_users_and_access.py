@@ -249,3 +249,66 @@ def test_run_templates_get_the_user(fakes, tmp_path):
         "run", anonymous, "--user", "cy", "--var", 'user:={"name": "x", "groups": 1}'
     )
     assert overridden["text"] == "x 1"
+
+
+# -- regressions from review -----------------------------------------------------------------
+def test_chat_cannot_open_another_users_session(restricted_corpus, fakes):
+    _json("users", "set", "ann", "groups=legal")
+    _json("users", "set", "ben", "role=x")
+    ann = _json(
+        "ask", "What is the passphrase of project legal3?", "--user", "ann", "--session", "w"
+    )
+    assert _secret("legal", 3) in json.dumps(ann)
+    for who in (["--user", "ben"], []):
+        chat = invoke("chat", *who, "--session", "w", "--json", input="/history\n")
+        assert chat.exit_code == 2 and "belongs to another user" in chat.stderr
+        assert _secret("legal", 3) not in chat.stdout
+
+
+def test_a_session_is_claimed_before_its_first_turn_ends(restricted_corpus, fakes):
+    from docqa.records import Profile
+
+    _json("users", "set", "ben", "role=x")
+    store = Store.open(load_settings().db_path)
+    # ann's first turn is still running in another process: the name is hers already
+    store.claim_session("w", "ann")
+    late = invoke(
+        "ask", "What is the passphrase of project public1?", "--user", "ben", "--session", "w"
+    )
+    assert late.exit_code == 2 and "belongs to another user" in late.stderr
+    assert store.session_turns("w", 10, "ben") == []
+    assert Profile("ann").name == store.session("w")["user"]
+
+
+def test_history_drops_turns_the_user_may_no_longer_read(restricted_corpus, fakes):
+    _, llm = fakes
+    _json("users", "set", "ann", "groups=legal")
+    _json("ask", "What is the passphrase of project legal3?", "--user", "ann", "--session", "w")
+    _json("users", "set", "ann", "groups=")  # ann leaves legal
+    _json("ask", "And of the cafeteria menu?", "--user", "ann", "--session", "w")
+    assert _secret("legal", 3) not in llm.prompts[-1]
+    history = invoke("chat", "--user", "ann", "--session", "w", "--json", input="/history\n")
+    assert _secret("legal", 3) not in history.stdout
+
+
+def test_the_null_pool_only_samples_readable_documents(restricted_corpus, fakes):
+    from docqa.records import ANONYMOUS, Profile
+
+    store = Store.open(load_settings().db_path)
+    public = store.sample_chunks(100, ANONYMOUS)
+    assert public and all("/public/" in path for path, _ in public)
+    legal = {
+        path.split("/")[-2] for path, _ in store.sample_chunks(100, Profile("x", {}, ("legal",)))
+    }
+    assert legal == {"public", "legal"}
+
+
+def test_sources_before_any_answer_still_prints_a_json_line(ingested):
+    result = invoke("chat", "--json", input="/sources\n")
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"sources": []}
+
+
+def test_a_non_string_user_in_the_config_is_a_usage_error(ingested, docqa_home):
+    (docqa_home / "docqa.toml").write_text("user = 5\n")
+    result = invoke("search", "tower")
+    assert result.exit_code == 2 and "invalid user name 5" in result.stderr

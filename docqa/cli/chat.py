@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from docqa.cli.common import (
     EmbedderOpt,
+    GuardOpt,
     HomeOpt,
     JsonOpt,
     KOpt,
@@ -59,6 +60,7 @@ def chat_command(
     k: KOpt = None,
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
+    guard: GuardOpt = False,
     user: UserOpt = None,
     model: ModelOpt = None,
     json_out: JsonOpt = False,
@@ -70,7 +72,7 @@ def chat_command(
     here or in `docqa ask`); the model reuses its cached state, so each turn only reads what
     is new. Reads one question per line from stdin when it is not a terminal."""
     from docqa import render
-    from docqa.flows.ask import AskOptions
+    from docqa.flows.ask import AskOptions, open_session
     from docqa.flows.retrieve import clean_session
 
     config = settings(home, embedder=embedder, model=model, k=k, user=user)
@@ -79,19 +81,21 @@ def chat_command(
     name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     interactive = sys.stdin.isatty() and not json_out
     comps = components(config)
-    options = AskOptions(
-        k=config.k,
-        template=template,
-        mode=mode.value,
-        max_attempts=max_attempts,
-        session=name,
-        user=profile_of(comps),
-    )
     last = None
     failed = 0
-    if interactive:
-        out.print(f"[bold]docqa chat[/bold] · session [cyan]{escape(name)}[/cyan] · /help")
     try:
+        options = AskOptions(
+            k=config.k,
+            template=template,
+            mode=mode.value,
+            max_attempts=max_attempts,
+            guard=guard,
+            session=name,
+            user=profile_of(comps),
+        )
+        open_session(comps.store, name, options.user)
+        if interactive:
+            out.print(f"[bold]docqa chat[/bold] · session [cyan]{escape(name)}[/cyan] · /help")
         for line in _lines(interactive):
             text = line.strip()
             if not text:
@@ -103,7 +107,7 @@ def chat_command(
                 if command == "/sources":
                     _sources(last, json_out)
                 elif command == "/history":
-                    _history(comps.store, name, json_out)
+                    _history(comps.store, name, options.user, json_out)
                 elif command == "/help":
                     out.print(HELP, highlight=False, markup=False)
                 else:
@@ -138,6 +142,8 @@ def _sources(last, json_out: bool) -> None:
     from docqa import render
 
     if last is None:
+        if json_out:
+            print(render.dumps({"sources": []}), flush=True)
         err.print("no answer yet")
         return
     cited = {c.n for c in last.citations}
@@ -149,10 +155,11 @@ def _sources(last, json_out: bool) -> None:
     render.print_sources(out, numbered, chars=600)
 
 
-def _history(store, name: str, json_out: bool) -> None:
+def _history(store, name: str, user, json_out: bool) -> None:
     from docqa import render
+    from docqa.flows.ask import history
 
-    turns = store.session_turns(name, 1000)
+    turns = history(store, name, user, 1000)
     if json_out:
         print(render.dumps({"session": name, "turns": turns}), flush=True)
         return

@@ -87,6 +87,15 @@ UserOpt = Annotated[
         show_default=False,
     ),
 ]
+GuardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--guard",
+        help="Withhold the answer, with the reason, when the question is an outlier (far "
+        "from the documents, judged against past questions) or toxic, or the answer is toxic "
+        "(without it these are only flagged).",
+    ),
+]
 SessionOpt = Annotated[
     str | None,
     typer.Option(
@@ -132,7 +141,7 @@ def answer(comps, question: str, options):
         index=comps.index,
         llm=comps.llm,
         options=options,
-        pool=comps.null_pool,
+        pool=lambda: comps.null_pool(options.user),
     )
 
 

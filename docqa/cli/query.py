@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from docqa.cli.common import (
     EmbedderOpt,
+    GuardOpt,
     HomeOpt,
     JsonOpt,
     KOpt,
@@ -84,7 +85,6 @@ def search_command(
     from docqa.flows.retrieve import retrieve
 
     comps = components(settings(home, embedder=embedder, k=k, user=user))
-    who = profile_of(comps)
 
     def run(q: str):
         return retrieve(
@@ -97,6 +97,7 @@ def search_command(
         )
 
     try:
+        who = profile_of(comps)
         if question == "-":
             _each_line(read_questions(), lambda q: render.search_json(run(q)))
             return
@@ -124,6 +125,7 @@ def ask_command(
     model: ModelOpt = None,
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
+    guard: GuardOpt = False,
     session: SessionOpt = None,
     user: UserOpt = None,
     beams: Annotated[
@@ -156,18 +158,18 @@ def ask_command(
         raise UsageError("--session keeps its turns in the interaction log: drop --no-log")
     questions = read_questions() if question == "-" else [clean_question(question)]
     comps = components(config)
-    options = AskOptions(
-        k=config.k,
-        template=config.template,
-        log=not no_log,
-        beams=beams,
-        mode=mode.value,
-        max_attempts=max_attempts,
-        session=clean_session(session),
-        user=profile_of(comps),
-    )
-
     try:
+        options = AskOptions(
+            k=config.k,
+            template=config.template,
+            log=not no_log,
+            beams=beams,
+            mode=mode.value,
+            max_attempts=max_attempts,
+            guard=guard,
+            session=clean_session(session),
+            user=profile_of(comps),
+        )
         if question == "-":
             _each_line(questions, lambda q: render.answer_json(answer(comps, q, options)))
             return

@@ -23,6 +23,7 @@ from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_
 from docqa.flows.retrieve import clean_question, retrieve
 from docqa.flows.validate import NOT_FOUND, validate
 from docqa.monitor.groundedness import NullPool, pool_from_store
+from docqa.monitor.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.prompts import load_program
 from docqa.records import ANONYMOUS, Answer, Attempt, Citation, Hit, Profile, SearchResult
 from docqa.store import Store
@@ -39,8 +40,9 @@ class AskOptions:
     session: str | None = None
     history: int = 4  # earlier turns of the session the model sees
     # who asks: retrieval only sees the documents this profile may read, and templates get
-    # its features as `user`; None searches every document (tools and benchmarks)
-    user: Profile | None = None
+    # its features as `user`; None searches every document (tools that own the store)
+    user: Profile | None = ANONYMOUS
+    guard: bool = False  # withhold an answer to an outlier or toxic question, or a toxic one
 
     @property
     def main_template(self) -> str:
@@ -215,12 +217,8 @@ def ask(
         turn = None
         user = options.user or ANONYMOUS
         if options.session:
-            session = store.session(options.session) or {}
-            if session and session.get("user") != user.name:
-                raise UsageError(
-                    f"session {options.session!r} belongs to another user: start a new one"
-                )
-            loop.history = store.session_turns(options.session, options.history)
+            session = open_session(store, options.session, user)
+            loop.history = history(store, options.session, user, options.history)
             turn = (session.get("turns") or 0) + 1
         context = _context_query(loop.question, loop.history)
         found = loop.retrieve(context)
@@ -246,8 +244,13 @@ def ask(
         )
         rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
         rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
+        score = outlier_score(found.hits)
+        flags = question_flags(loop.question, score, store.outlier_scores())
+        rec.step("guard", 0.0, {"flags": flags})
+        if options.guard and reasons(flags):
+            return _withheld(loop, rec, started, flags, score, found, turn)
         t = time.perf_counter()
-        null = pool() if pool is not None else pool_from_store(store, embedder)
+        null = pool() if pool is not None else pool_from_store(store, embedder, None, options.user)
         timings["validate"] += time.perf_counter() - t
 
         attempts: list[Attempt] = []
@@ -277,6 +280,9 @@ def ask(
     else:
         answer_text, grounding = chosen.answer, chosen.grounding
         citations = tuple(Citation(n, hits[n - 1]) for n in chosen.citations if 1 <= n <= len(hits))
+    flags.update(answer_flags(answer_text))
+    if options.guard and reasons(flags):
+        status, answer_text, citations, grounding = "withheld", _withheld_text(flags), (), None
     timings["total"] = time.perf_counter() - started
     rec.step(
         "answer",
@@ -290,7 +296,7 @@ def ask(
     rec.finish(
         {
             "answer": answer_text,
-            "answerable": int(status != "unanswerable"),
+            "answerable": int(status not in ("unanswerable", "withheld")),
             "status": status,
             "citations": [{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
             "timings": timings,
@@ -304,13 +310,15 @@ def ask(
             "completion_tokens": tokens["completion"],
             "attempts": len(attempts),
             "groundedness": None if grounding is None else grounding.score,
+            "flags": flags,
+            "outlier_score": score,
         }
     )
     return Answer(
         id=rec.id,
         question=loop.question,
         answer=answer_text,
-        answerable=status != "unanswerable",
+        answerable=status not in ("unanswerable", "withheld"),
         citations=citations,
         hits=hits,
         status=status,
@@ -322,7 +330,67 @@ def ask(
         grounding=grounding,
         session=options.session,
         turn=turn,
+        flags=flags,
     )
+
+
+def _withheld_text(flags: dict) -> str:
+    return "Withheld: " + "; ".join(reasons(flags)) + "."
+
+
+def _withheld(loop, rec, started, flags, score, found, turn) -> Answer:
+    """The answer when a guard stops the question before any generation."""
+    text = _withheld_text(flags)
+    loop.timings["total"] = time.perf_counter() - started
+    rec.step("answer", 0.0, {"status": "withheld", "attempt": None, "citations": []})
+    rec.finish(
+        {
+            "answer": text,
+            "answerable": 0,
+            "status": "withheld",
+            "citations": [],
+            "timings": loop.timings,
+            "seconds": loop.timings["total"],
+            "attempts": 0,
+            "flags": flags,
+            "outlier_score": score,
+            "prompt_tokens": 0,
+            "cached_tokens": 0,
+            "completion_tokens": 0,
+        }
+    )
+    return Answer(
+        id=rec.id,
+        question=loop.question,
+        answer=text,
+        answerable=False,
+        citations=(),
+        hits=found.hits,
+        status="withheld",
+        model=loop.llm.name,
+        template=loop.options.main_template,
+        timings=loop.timings,
+        tokens=loop.tokens,
+        session=loop.options.session,
+        turn=turn,
+        flags=flags,
+    )
+
+
+def open_session(store: Store, name: str, user: Profile) -> dict:
+    """The session's row, claimed for `user` if new; another user's session is refused."""
+    session = store.claim_session(name, user.name)
+    if session.get("user") != user.name:
+        raise UsageError(f"session {name!r} belongs to another user: start a new one")
+    return session
+
+
+def history(store: Store, name: str, user: Profile, limit: int) -> list[dict]:
+    """The user's last turns in a session, without those that cite chunks the user may no
+    longer read (their answers came from them)."""
+    forbidden = store.forbidden_chunks(user)
+    turns = store.session_turns(name, limit, user.name)
+    return [t for t in turns if not forbidden.intersection(t["chunks"])]
 
 
 def _context_query(question: str, history: list[dict]) -> tuple[str, ...]:

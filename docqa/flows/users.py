@@ -25,7 +25,7 @@ MAX_ITEMS = 100
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    if not isinstance(name, str) or not NAME.match(name):
         raise UsageError(
             f"invalid user name {name!r}: 1 to 64 letters, digits or . _ @ - characters"
         )

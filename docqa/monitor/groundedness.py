@@ -89,7 +89,7 @@ def missing_facts(sentence: str, source_text: str) -> list[str]:
         if not needle:
             continue
         if needle[0].isdigit() or needle[0] in "+-":
-            if not re.search(rf"(?<![\w.]){re.escape(needle)}(?![\d])", digits):
+            if not re.search(rf"(?<![\w.]){re.escape(needle)}(?![\d]|[.,]\d)", digits):
                 missing.append(fact)
         elif not re.search(rf"(?<!\w){re.escape(needle)}", haystack):
             missing.append(fact)
@@ -133,23 +133,26 @@ POOL_CHUNKS = 48  # chunks sampled from the corpus for the unrelated-sentence po
 _pools: dict[tuple, NullPool] = {}
 
 
-def pool_from_store(store, embedder, cache_dir: Path | None = None) -> NullPool:
-    """The null pool of a store: sentences of POOL_CHUNKS chunks spread over its documents,
-    kept per process, and in `cache_dir` across processes, until the store changes."""
+def pool_from_store(store, embedder, cache_dir: Path | None = None, profile=None) -> NullPool:
+    """The null pool of a store: sentences of POOL_CHUNKS chunks spread over the documents
+    the profile may read (so no verdict depends on text it may not see), kept per process,
+    and in `cache_dir` across processes, until the store changes."""
     fingerprint = store.fingerprint()
-    key = (id(store), fingerprint, embedder.name)
+    groups = None if profile is None else (tuple(profile.groups) if store.restricted() else ())
+    key = (id(store), fingerprint, embedder.name, groups)
     if key in _pools:
         return _pools[key]
     path = None
     if cache_dir is not None:
-        digest = hashlib.sha256(repr((fingerprint, embedder.name, POOL_CHUNKS)).encode())
+        digest = hashlib.sha256(repr((fingerprint, embedder.name, POOL_CHUNKS, groups)).encode())
         path = Path(cache_dir) / f"pool-{digest.hexdigest()[:24]}.npz"
     pool = _load_pool(path) if path is not None else None
     if pool is None:
-        pool = build_pool(store.sample_chunks(POOL_CHUNKS), embedder)
+        pool = build_pool(store.sample_chunks(POOL_CHUNKS, profile), embedder)
         if path is not None:
             _save_pool(pool, path)
-    _pools.clear()
+    if len(_pools) > 8:
+        _pools.clear()
     _pools[key] = pool
     return pool
 
@@ -204,11 +207,13 @@ def check(
     out = []
     for claim, vec in zip(claims, claim_vecs, strict=True):
         norm = normalise(claim).rstrip(".")
-        verbatim = bool(norm) and len(norm) >= 3 and norm in flat
+        verbatim = bool(norm) and len(norm) >= 3 and _occurs(norm, flat)
         if len(source_sents):
             sims = source_vecs @ vec
             if verbatim:  # the nearest sentence is one that holds the claim, if one does
-                holding = [i for i, (_, t) in enumerate(source_sents) if norm in normalise(t)]
+                holding = [
+                    i for i, (_, t) in enumerate(source_sents) if _occurs(norm, normalise(t))
+                ]
                 if holding:
                     sims = np.where(np.isin(np.arange(len(sims)), holding), sims, -2.0)
             best = int(np.argmax(sims))
@@ -252,3 +257,8 @@ def null_maxima(similarities: np.ndarray, size: int, claim: str) -> np.ndarray:
     size = min(size, len(similarities))
     picks = np.argsort(rng.random((NULL_DRAWS, len(similarities))), axis=1)[:, :size]
     return similarities[picks].max(axis=1)
+
+
+def _occurs(needle: str, haystack: str) -> bool:
+    """`needle` occurs in `haystack` as whole words ("climb 67" is not in "climb 674")."""
+    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
