@@ -320,6 +320,21 @@ def print_trace(console: Console, data: dict) -> None:
             console.print(f"   {d.get('dimension')}-dimensional question vector")
         elif stage == "rewrite":
             console.print(f"   query: {escape(repr(d.get('query')))}", highlight=False)
+        elif stage == "guard":
+            flags = d.get("flags", {})
+            o = flags.get("outlier") or {}
+            verdict = (
+                o.get("note")
+                or f"score {o.get('score')} vs threshold {o.get('threshold')} of "
+                f"{o.get('reference_n')} past questions"
+            )
+            mark = "[red]outlier[/red]" if o.get("flagged") else "not an outlier"
+            toxic = (flags.get("toxic_question") or {}).get("words") or []
+            console.print(f"   {mark} ({escape(str(verdict))})", highlight=False)
+            console.print(
+                f"   toxic question: {escape(', '.join(toxic)) if toxic else 'no'}",
+                highlight=False,
+            )
         elif stage == "retrieve":
             console.print(f"   queries: {escape(repr(d.get('queries', [])))}", soft_wrap=True)
             table = Table(box=None, header_style="bold", padding=(0, 1, 0, 3))

@@ -412,10 +412,13 @@ class Store:
                 )
 
     def outlier_scores(self, limit: int = 500) -> list[float]:
-        """The outlier scores of the latest answered questions: the guard's reference."""
+        """The outlier scores of the latest answered questions that were not outliers
+        themselves: the guard's reference."""
         rows = self.conn.execute(
             "SELECT outlier_score FROM interactions WHERE outlier_score IS NOT NULL"
-            " AND status NOT IN ('running', 'error', 'withheld') ORDER BY id DESC LIMIT ?",
+            " AND status NOT IN ('running', 'error', 'withheld')"
+            " AND coalesce(json_extract(flags, '$.outlier.flagged'), 0) = 0"
+            " ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [r[0] for r in rows]
