@@ -430,3 +430,116 @@ def print_log(console: Console, rows: list[dict]) -> None:
             escape(snippet(r["question"], 80)),
         )
     console.print(table)
+
+
+# -- monitor report --------------------------------------------------------------------------
+def _test_line(t: dict) -> str:
+    if "note" in t:
+        return f"[dim]{escape(t['note'])}[/dim]"
+    parts = [f"n {t['n_reference']} → {t['n_current']}"]
+    if "auc" in t:
+        lo, hi = t["auc_ci"]
+        parts.append(f"AUC {t['auc']:.2f} [{lo:.2f}, {hi:.2f}]")
+    if "effect_ci" in t:
+        lo, hi = t["effect_ci"]
+        parts.append(
+            f"{t['reference']:.1%} → {t['current']:.1%} (change {t['effect']:+.1%} "
+            f"[{lo:+.1%}, {hi:+.1%}])"
+        )
+    parts.append(f"p {t['p']:.4f} · q {t.get('q', 1):.4f}")
+    mark = " [bold red]ALERT[/bold red]" if t.get("alert") else ""
+    return escape(" · ".join(parts)) + mark
+
+
+def print_report(console: Console, r: dict) -> None:
+    cur, ref = r["window"]["current"], r["window"]["reference"]
+    console.print(
+        f"[bold]docqa monitor report[/bold] · {escape(str(r['scope']))} · current "
+        f"{cur['n']} asks, reference {ref['n']} · {r['tests']} tests",
+        highlight=False,
+    )
+    if r["alerts"]:
+        console.print("[bold red]alerts:[/bold red] " + escape(", ".join(r["alerts"])))
+    else:
+        console.print("[green]no alerts[/green]")
+    d = r["drift"]
+    console.print("\n[bold cyan]Question drift[/bold cyan] (MMD² permutation test)")
+    console.print("  " + _test_line(d), highlight=False, soft_wrap=True)
+    for t in d.get("topics", []):
+        console.print(f"  {escape(t['name'])}: " + _test_line(t), highlight=False, soft_wrap=True)
+        for q in t.get("examples", [])[:2]:
+            console.print(f"      [dim]{escape(snippet(q, 90))}[/dim]", highlight=False)
+    o = r["outliers"]
+    console.print(
+        "\n[bold cyan]Outlier questions[/bold cyan] (far from documents and past questions)"
+    )
+    if "note" in o:
+        console.print(f"  [dim]{escape(o['note'])}[/dim]")
+    for q in o.get("questions", [])[:10]:
+        console.print(
+            f"  #{q['id']} {escape(snippet(q['question'], 80))} [dim](corpus "
+            f"{q['corpus_score']:.3f} > {o['corpus_threshold']:.3f}, past {q['past_score']:.3f} > "
+            f"{o['past_threshold']:.3f})[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    rt = r["retrieval"]
+    console.print("\n[bold cyan]Retrieval[/bold cyan]")
+    console.print("  top similarity: " + _test_line(rt["scores"]), highlight=False, soft_wrap=True)
+    for key, label in (
+        ("documents_newly_retrieved", "newly retrieved"),
+        ("documents_no_longer_retrieved", "no longer retrieved"),
+    ):
+        if rt[key]:
+            names = ", ".join(shown_path(p) for p in rt[key][:8])
+            console.print(f"  {label}: {escape(names)}", highlight=False, soft_wrap=True)
+    console.print("\n[bold cyan]Toxicity and sentiment[/bold cyan]")
+    for what in ("questions", "answers"):
+        t, s = r["toxicity"][what], r["sentiment"][what]
+        console.print(f"  toxic {what}: " + _test_line(t), highlight=False, soft_wrap=True)
+        console.print(
+            f"  sentiment of {what}: mean {s['mean']:+.2f} [{s['mean_ci'][0]:+.2f}, "
+            f"{s['mean_ci'][1]:+.2f}], negative {s['negative_rate']:.0%}",
+            highlight=False,
+        )
+    h = r["hallucination"]
+    console.print(f"\n[bold cyan]Groundedness[/bold cyan] ({h['n']} answers)")
+    rates = " · ".join(
+        f"{k.replace('_', ' ')} {v['rate']:.0%} [{v['ci'][0]:.0%}, {v['ci'][1]:.0%}]"
+        for k, v in h["rates"].items()
+    )
+    console.print(f"  {rates}", highlight=False, soft_wrap=True)
+    console.print(
+        "  partially grounded: " + _test_line(h["partially_grounded_change"]),
+        highlight=False,
+        soft_wrap=True,
+    )
+    for wst in h["worst"][:3]:
+        console.print(
+            f"  #{wst['id']} [yellow]{escape(snippet(wst['sentence'], 80))}[/yellow] "
+            f"[dim]({escape(wst.get('reason') or '')}; nearest: "
+            f"{escape(snippet(wst.get('nearest') or '', 60))})[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    c = r["conversations"]
+    turns = c["turns"]
+    console.print("\n[bold cyan]Conversations[/bold cyan]")
+    console.print(
+        f"  {c['sessions']} sessions · turns mean {turns.get('mean', 0)} max {turns.get('max', 0)}"
+        f" · re-ask rate {c['reask_rate']:.0%}",
+        highlight=False,
+    )
+    op = r["operations"]
+    console.print("\n[bold cyan]Operations[/bold cyan]")
+    table = Table(box=None, header_style="bold", padding=(0, 1, 0, 2))
+    for col in ("stage", "p50 s", "p95 s", "p99 s"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for stage, v in op["latency"].items():
+        table.add_row(stage, f"{v['p50']:.3f}", f"{v['p95']:.3f}", f"{v['p99']:.3f}")
+    console.print(table)
+    console.print(
+        f"  cache hit rate {op['cache_hit_rate']:.0%} · error rate {op['error_rate']:.0%} · "
+        f"attempts per answer {op['attempts_mean']:.2f}",
+        highlight=False,
+    )

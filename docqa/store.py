@@ -517,6 +517,67 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
+    def monitoring_rows(
+        self, *, user: str | None = None, everyone: bool = False, limit: int = 5000
+    ) -> list[dict]:
+        """The latest asks (oldest first) with what monitoring reads: the question's
+        embedding, outcome, flags, timings and tokens, the first retrieval's hits and the
+        final attempt's grounding."""
+        where = "kind = 'ask' AND status != 'running'"
+        params: list = []
+        if not everyone:
+            where += " AND user IS ?"
+            params.append(user)
+        cur = self.conn.execute(
+            "SELECT id, created_at, user, session, turn, status, question, answer,"
+            " question_embedding, groundedness, attempts, flags, timings, prompt_tokens,"
+            f" cached_tokens, completion_tokens, seconds FROM interactions WHERE {where}"
+            " ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur]
+        rows.reverse()
+        by_id = {r["id"]: r for r in rows}
+        for r in rows:
+            r["flags"] = json.loads(r["flags"]) if r["flags"] else {}
+            r["timings"] = json.loads(r["timings"]) if r["timings"] else {}
+            r["hits"], r["grounding"] = [], None
+        if not rows:
+            return rows
+        marks = ",".join("?" * len(by_id))
+        for iid, stage, data in self.conn.execute(
+            "SELECT interaction_id, stage, data FROM steps WHERE stage IN ('retrieve', 'validate')"
+            f" AND interaction_id IN ({marks}) ORDER BY interaction_id, seq",
+            list(by_id),
+        ):
+            row, d = by_id[iid], json.loads(data or "{}")
+            if stage == "retrieve" and not row["hits"]:
+                row["hits"] = d.get("hits", [])
+            elif stage == "validate":
+                row["grounding"] = d.get("grounding")
+        return rows
+
+    def chunk_vectors(self, limit: int = 5000) -> np.ndarray:
+        """Up to `limit` chunk embeddings spread over the corpus (the documents' side of
+        outlier scores)."""
+        rows = self.conn.execute(
+            "SELECT embedding FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows]) if rows else None
+
+    def chunk_paths(self, ids) -> dict[int, str]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE c.id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        return dict(rows.fetchall())
+
     def steps(self, iid: int) -> list[dict]:
         cur = self.conn.execute(
             "SELECT seq, stage, seconds, data FROM steps WHERE interaction_id = ? ORDER BY seq",

@@ -71,7 +71,7 @@ def auc_two_sample(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, 
     scores = cross_val_predict(
         LogisticRegression(max_iter=1000, C=1.0), z, labels, cv=cv, method="decision_function"
     )
-    auc = _auc(scores[labels == 0], scores[labels == 1])
+    auc = rank_auc(scores[labels == 0], scores[labels == 1])
     n1, n2 = len(x), len(y)
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
     se = math.sqrt(
@@ -80,7 +80,7 @@ def auc_two_sample(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, 
     return auc, max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)
 
 
-def _auc(negative: np.ndarray, positive: np.ndarray) -> float:
+def rank_auc(negative: np.ndarray, positive: np.ndarray) -> float:
     """ROC AUC by the Mann-Whitney U statistic (ties count a half)."""
     from scipy.stats import rankdata
 

@@ -1,0 +1,227 @@
+"""`docqa monitor report` on planted data: drift found and explained, no false alarms on the
+same distribution, outliers named, toxic and ungrounded examples caught, operations exact."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from docqa.config import load_settings
+from docqa.monitor.report import build, split
+from docqa.store import Store
+from tests.cli import invoke
+from tests.fakes import FakeEmbedder
+
+SUBJECTS = ["Eiffel Tower", "honey bee", "photosynthesis", "Mount Everest", "Linux kernel"]
+ATTRIBUTES = ["history", "height", "size", "discovery", "origin", "structure", "name", "age"]
+OFF_TOPIC = ["cryptocurrency wallet", "football transfer", "stock market crash", "car insurance"]
+OFF_ATTRIBUTES = ["fee", "price", "password", "premium", "rules", "tax"]
+
+
+def on_topic(rng: random.Random) -> str:
+    return f"What is the {rng.choice(ATTRIBUTES)} of the {rng.choice(SUBJECTS)}?"
+
+
+def off_topic(rng: random.Random) -> str:
+    return f"How do I pay the {rng.choice(OFF_TOPIC)} {rng.choice(OFF_ATTRIBUTES)} quickly?"
+
+
+class Planter:
+    """Writes interactions as `ask` records them, without running the flow."""
+
+    def __init__(self, store: Store):
+        self.store, self.embedder = store, FakeEmbedder()
+        rows = store.conn.execute("SELECT id, embedding FROM chunks").fetchall()
+        self.ids = [r[0] for r in rows]
+        self.chunks = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def ask(self, question: str, *, status="grounded", answer="It is so.", total=1.0, **extra):
+        vec = self.embedder.embed([question])[0]
+        sims = self.chunks @ vec
+        top = np.argsort(-sims)[:5]
+        iid = self.store.begin_interaction(
+            {
+                "kind": "ask",
+                "question": question,
+                "user": extra.get("user"),
+                "session": extra.get("session"),
+                "turn": extra.get("turn"),
+                "question_embedding": vec.tobytes(),
+            }
+        )
+        hits = [{"chunk_id": self.ids[i], "dense_score": float(sims[i])} for i in top]
+        self.store.add_step(iid, {"stage": "retrieve", "data": {"attempt": 1, "hits": hits}})
+        if extra.get("grounding"):
+            self.store.add_step(
+                iid, {"stage": "validate", "data": {"grounding": extra["grounding"]}}
+            )
+        self.store.finish_interaction(
+            iid,
+            {
+                "status": status,
+                "answer": answer,
+                "timings": {"embed": 0.01, "generate": total - 0.11, "total": total},
+                "prompt_tokens": 100,
+                "cached_tokens": extra.get("cached", 40),
+                "completion_tokens": 10,
+                "attempts": extra.get("attempts", 1),
+                "groundedness": extra.get("groundedness", 1.0),
+            },
+        )
+        return iid
+
+
+@pytest.fixture
+def planter(ingested) -> Planter:
+    return Planter(Store.open(load_settings().db_path))
+
+
+def _report(planter: Planter, window: int, permutations: int = 300) -> dict:
+    rows = planter.store.monitoring_rows(everyone=True)
+    w = split(rows, window=window, since=None, reference_since=None)
+    return build(
+        rows,
+        w,
+        chunks=planter.store.chunk_vectors(),
+        paths=planter.store.chunk_paths,
+        permutations=permutations,
+    )
+
+
+def test_off_topic_questions_are_drift_and_are_named(planter):
+    rng = random.Random(7)
+    for _ in range(60):
+        planter.ask(on_topic(rng))
+    off = [off_topic(rng) for _ in range(30)]
+    for q in off:
+        planter.ask(q)
+    r = _report(planter, window=30)
+    d = r["drift"]
+    assert (d["n_reference"], d["n_current"]) == (60, 30)
+    assert d["p"] < 0.01 and d["auc_ci"][0] > 0.6 and d["alert"] is True
+    assert d["q"] >= d["p"] and "question embeddings" in r["alerts"]
+    # what drives it: a topic made of the off-topic questions, whose share went up
+    grown = max(d["topics"], key=lambda t: t.get("effect", 0))
+    assert grown["effect"] > 0.3 and grown["alert"] is True
+    assert all(q in off for q in grown["examples"])
+    # and they are listed as outliers: far from the documents and from past questions
+    named = [o["question"] for o in r["outliers"]["questions"]]
+    assert named and all(q in off for q in named)
+
+
+def test_the_same_distribution_is_not_flagged_in_95_percent_of_trials(ingested):
+    store = Store.open(load_settings().db_path)
+    alarms = 0
+    trials = 20
+    for trial in range(trials):
+        store.conn.execute("DELETE FROM interactions")
+        store.conn.commit()
+        planter = Planter(store)
+        rng = random.Random(1000 + trial)
+        for _ in range(60):
+            planter.ask(on_topic(rng))
+        r = _report(planter, window=30, permutations=200)
+        alarms += "question embeddings" in r["alerts"]
+    assert alarms <= trials * 0.05
+
+
+def test_too_little_data_is_said_not_guessed(planter):
+    rng = random.Random(1)
+    for _ in range(15):
+        planter.ask(on_topic(rng))
+    r = _report(planter, window=5)
+    assert r["drift"]["note"] == (
+        "too little data: reference n=10, current n=5 (20 on each side needed)"
+    )
+    assert "p" not in r["drift"] and r["alerts"] == []
+    assert r["outliers"]["questions"] == []
+
+
+def test_planted_toxic_and_ungrounded_answers_are_caught(planter):
+    rng = random.Random(3)
+    for _ in range(40):
+        planter.ask(on_topic(rng))
+    grounding = {
+        "status": "partial",
+        "score": 0.5,
+        "sentences": [
+            {"text": "It is 300 m.", "supported": True, "reason": "verbatim", "nearest": "300 m"},
+            {
+                "text": "Napoleon painted it green.",
+                "supported": False,
+                "reason": "not in the sources: Napoleon",
+                "nearest": "The tower is painted brown.",
+            },
+        ],
+    }
+    planted = []
+    for i in range(20):
+        if i % 4 == 0:
+            planted.append(planter.ask("Why is this stupid damn tower so ugly?"))
+        elif i % 4 == 1:
+            planted.append(
+                planter.ask(
+                    on_topic(rng),
+                    status="partially_grounded",
+                    answer="It is 300 m. Napoleon painted it green.",
+                    grounding=grounding,
+                    groundedness=0.5,
+                )
+            )
+        else:
+            planter.ask(on_topic(rng))
+    r = _report(planter, window=20)
+    tox = r["toxicity"]["questions"]
+    assert (tox["reference"], tox["current"]) == (0.0, 0.25)
+    assert {e["id"] for e in tox["examples"]} == set(planted[0::2])
+    assert tox["rate_ci"][0] > 0 and tox["alert"] is True
+    h = r["hallucination"]
+    assert h["rates"]["partially_grounded"]["rate"] == 0.25
+    worst = h["worst"][0]
+    assert worst["sentence"] == "Napoleon painted it green." and worst["id"] in planted[1::2]
+    assert worst["nearest"] == "The tower is painted brown."
+    assert r["sentiment"]["questions"]["most_negative"][0]["id"] in planted[0::2]
+
+
+def test_operations_and_conversations_are_exact(planter):
+    for i in range(10):
+        planter.ask(
+            f"What is the height of the Eiffel Tower number {i}?",
+            total=float(i + 1),
+            session="s" if i < 4 else None,
+            turn=i + 1 if i < 4 else None,
+            attempts=2 if i % 2 else 1,
+        )
+    r = _report(planter, window=10)
+    op = r["operations"]
+    assert op["latency"]["total"]["p50"] == 5.5
+    assert op["latency"]["total"]["p99"] == pytest.approx(9.91)
+    assert op["cache_hit_rate"] == 0.4 and op["error_rate"] == 0.0
+    assert op["attempts_mean"] == 1.5
+    c = r["conversations"]
+    assert c["sessions"] == 1 and c["turns"] == {"n": 1, "mean": 4.0, "p50": 4.0, "max": 4.0}
+    assert c["reask_rate"] > 0.5  # the same question over and over, by the same (anonymous) user
+
+
+def test_monitor_report_command(planter):
+    rng = random.Random(5)
+    for _ in range(30):
+        planter.ask(on_topic(rng), user=None)
+    for _ in range(25):
+        planter.ask(off_topic(rng))
+    data = json.loads(invoke("monitor", "report", "--window", "25", "--json").stdout)
+    assert data["scope"] == "anonymous" and data["window"]["current"]["n"] == 25
+    assert "question embeddings" in data["alerts"]
+    human = invoke("monitor", "report", "--window", "25")
+    assert human.exit_code == 0
+    assert "Question drift" in human.stdout and "ALERT" in human.stdout
+    assert "Operations" in human.stdout
+    # another user sees none of it
+    invoke("users", "set", "zed", "role=x")
+    other = json.loads(invoke("monitor", "report", "--user", "zed", "--json").stdout)
+    assert other["window"]["current"]["n"] == 0
+    both = invoke("monitor", "report", "--since", "1h", "--window", "5")
+    assert both.exit_code == 2 and "not both" in both.stderr
