@@ -84,15 +84,13 @@ def log_list_command(
 ) -> None:
     """The recorded interactions, newest first: the viewer's own (see --user, --all-users)."""
     from docqa import render
-    from docqa.flows.trace import log
     from docqa.timespec import parse_since
 
     after = parse_since(since) if since else None
     comps = components(settings(home, user=user))
     try:
-        rows = log(
-            comps.store,
-            viewer=profile_of(comps),
+        rows = comps.store.list_interactions(
+            user=profile_of(comps).name,
             everyone=everyone,
             session=session,
             status=status,

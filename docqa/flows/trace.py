@@ -1,8 +1,8 @@
-"""How one answer came about (`docqa trace`), and the list of past interactions (`docqa log`).
+"""How one answer came about (`docqa trace`).
 
-Both are scoped to the viewer: a user sees their own interactions (the anonymous profile, the
-anonymous ones), and retrieved chunks are shown only if the viewer may read them now. The
-store's owner can look at everyone's with `everyone=True`.
+A trace is scoped to the viewer: a user sees their own interactions (the anonymous profile,
+the anonymous ones), and retrieved chunks only if the viewer may read them now. The store's
+owner can look at everyone's with `everyone=True`.
 """
 
 from __future__ import annotations
@@ -59,26 +59,6 @@ def _resolve(store: Store, hits: list[dict], viewer: Profile | None) -> list[dic
             }
         )
     return out
-
-
-def log(
-    store: Store,
-    *,
-    viewer: Profile,
-    everyone: bool = False,
-    session: str | None = None,
-    status: str | None = None,
-    since: str | None = None,
-    limit: int = 50,
-) -> list[dict]:
-    return store.list_interactions(
-        user=viewer.name,
-        everyone=everyone,
-        session=session,
-        status=status,
-        since=since,
-        limit=limit,
-    )
 
 
 def _who(viewer: Profile) -> str:
