@@ -225,3 +225,45 @@ def test_monitor_report_command(planter):
     assert other["window"]["current"]["n"] == 0
     both = invoke("monitor", "report", "--since", "1h", "--window", "5")
     assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_html_report_is_self_contained_and_its_plots_render_in_chromium(planter, tmp_path):
+    import shutil
+    import subprocess
+
+    rng = random.Random(11)
+    for _ in range(40):
+        planter.ask(on_topic(rng))
+    for i in range(25):
+        planter.ask(off_topic(rng), status="partially_grounded" if i % 3 else "grounded")
+    page = tmp_path / "report.html"
+    result = invoke("monitor", "report", "--window", "25", "--html", page)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    for plot in ("map", "topics", "retrieval", "groundedness", "latency"):
+        assert f'<figure class="plot" id="plot-{plot}"><svg' in html, plot
+    assert "<script" not in html and "src=" not in html  # nothing to fetch, nothing to run
+    assert "question embeddings" in html and "alert" in html
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    shot = tmp_path / "shot.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert dom.count("<svg") >= 5 and 'id="plot-latency"' in dom
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,4000", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    from matplotlib.image import imread
+
+    pixels = (imread(shot)[:, :, :3] * 255).round().astype(int)
+    # the current window's colour (#d9480f) is drawn: the plots were rendered, not just sent
+    drawn = np.all(np.abs(pixels - np.array([217, 72, 15])) <= 12, axis=2).sum()
+    assert drawn > 500

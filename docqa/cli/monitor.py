@@ -3,6 +3,7 @@ and operations, current window against a reference."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,6 +55,14 @@ def report_command(
     ] = None,
     user: UserOpt = None,
     everyone: EveryoneOpt = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report as one self-contained HTML file with plots.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -78,10 +87,18 @@ def report_command(
             window=window,
             since=parse_since(since) if since else None,
             reference_since=parse_since(reference) if reference else None,
+            plot_data=html is not None,
         )
     finally:
         comps.close()
+    if html is not None:
+        from docqa.monitor.html import write_html
+
+        write_html(data, html)
+        data.pop("data", None)
     if json_out:
         print(render.dumps(data))
     else:
         render.print_report(out, data)
+        if html is not None:
+            out.print(f"\nHTML report: {html}")

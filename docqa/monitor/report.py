@@ -408,12 +408,31 @@ def monitor_report(
     since: str | None = None,
     reference_since: str | None = None,
     permutations: int = 500,
+    plot_data: bool = False,
 ) -> dict:
-    """The report over the viewer's asks (everyone's with `everyone`)."""
+    """The report over the viewer's asks (everyone's with `everyone`); `plot_data` adds the
+    points the HTML report draws (`data`)."""
     rows = store.monitoring_rows(user=viewer.name, everyone=everyone)
     w = split(rows, window=window, since=since, reference_since=reference_since)
     report = build(
         rows, w, chunks=store.chunk_vectors(), paths=store.chunk_paths, permutations=permutations
     )
     report["scope"] = "all users" if everyone else (viewer.name or "anonymous")
+    if plot_data:
+        report["data"] = _plot_data(w)
     return report
+
+
+def _plot_data(w: Window) -> dict:
+    """A 2-D map of the questions (principal components of both windows together) and the
+    top retrieval similarity of each ask."""
+    data: dict = {"map": {"reference": [], "current": []}, "top_similarity": {}}
+    if len(w.reference) + len(w.current) >= 3:
+        vectors = _vectors(w.reference + w.current).astype(np.float64)
+        centred = vectors - vectors.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        xy = np.round(centred @ vt[:2].T, 4).tolist()
+        data["map"] = {"reference": xy[: len(w.reference)], "current": xy[len(w.reference) :]}
+    for name, rows in (("reference", w.reference), ("current", w.current)):
+        data["top_similarity"][name] = [s for s in map(_top_dense, rows) if s is not None]
+    return data
