@@ -433,6 +433,17 @@ def print_log(console: Console, rows: list[dict]) -> None:
 
 
 # -- monitor report --------------------------------------------------------------------------
+def sparkline(values: list[float], width: int = 60) -> str:
+    """Values as a line of block characters (the last `width` of them), low to high."""
+    blocks = "▁▂▃▄▅▆▇█"
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(blocks[int((v - low) / span * (len(blocks) - 1))] for v in values)
+
+
 def _test_line(t: dict) -> str:
     if "note" in t:
         return f"[dim]{escape(t['note'])}[/dim]"
@@ -487,6 +498,7 @@ def print_report(console: Console, r: dict) -> None:
     console.print("\n[bold cyan]Retrieval[/bold cyan]")
     console.print("  top similarity: " + _test_line(rt["scores"]), highlight=False, soft_wrap=True)
     for key, label in (
+        ("documents_never_retrieved", "never retrieved"),
         ("documents_newly_retrieved", "newly retrieved"),
         ("documents_no_longer_retrieved", "no longer retrieved"),
     ):
@@ -538,6 +550,11 @@ def print_report(console: Console, r: dict) -> None:
     for stage, v in op["latency"].items():
         table.add_row(stage, f"{v['p50']:.3f}", f"{v['p95']:.3f}", f"{v['p99']:.3f}")
     console.print(table)
+    if op.get("total_seconds_series"):
+        console.print(
+            f"  seconds per ask, oldest to newest: {sparkline(op['total_seconds_series'])}",
+            highlight=False,
+        )
     console.print(
         f"  cache hit rate {op['cache_hit_rate']:.0%} · error rate {op['error_rate']:.0%} · "
         f"attempts per answer {op['attempts_mean']:.2f}",

@@ -218,7 +218,14 @@ def test_monitor_report_command(planter):
     human = invoke("monitor", "report", "--window", "25")
     assert human.exit_code == 0
     assert "Question drift" in human.stdout and "ALERT" in human.stdout
-    assert "Operations" in human.stdout
+    assert "Operations" in human.stdout and "seconds per ask" in human.stdout
+    assert len(data["operations"]["total_seconds_series"]) == 25
+    # the planted asks retrieved some documents; the others are listed as never retrieved
+    retrieval = data["retrieval"]
+    assert retrieval["documents_never_retrieved"]
+    assert not set(retrieval["documents_never_retrieved"]) & set(
+        retrieval["documents_newly_retrieved"]
+    )
     # another user sees none of it
     invoke("users", "set", "zed", "role=x")
     other = json.loads(invoke("monitor", "report", "--user", "zed", "--json").stdout)

@@ -1,6 +1,6 @@
 """The feature store and document access control, with fake models and the real hnswlib
 index: profiles, typed features, groups, and a randomized search for leaks across search,
-ask, chat, the log and traces."""
+ask, chat, the log, traces and the monitoring report."""
 
 from __future__ import annotations
 
@@ -209,6 +209,10 @@ def test_no_user_ever_sees_another_groups_documents(restricted_corpus, fakes):
         assert len(logged) == 2 * len(questions)  # `ask -` and `chat`: nobody else's
         for row in logged:
             seen += invoke("trace", row["id"], "--json", *who).stdout
+        report = invoke("monitor", "report", "--json", *who)
+        assert report.exit_code == 0, report.output
+        assert json.loads(report.stdout)["window"]["current"]["n"] == len(logged)
+        seen += report.stdout
         assert not any(s in seen for s in forbidden), name
         # the user's own secrets do come back: the filter does not hide everything
         for t in targets:

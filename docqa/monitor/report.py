@@ -45,13 +45,21 @@ def split(rows: list[dict], *, window: int | None, since: str | None, reference_
     return Window(current, reference)
 
 
-def build(rows: list[dict], w: Window, *, chunks: np.ndarray | None, paths, permutations=500):
+def build(
+    rows: list[dict],
+    w: Window,
+    *,
+    chunks: np.ndarray | None,
+    paths,
+    permutations=500,
+    documents: list[str] | None = None,
+):
     tests: list[dict] = []  # every test, to correct together
     report = {
         "window": {"current": _span(w.current), "reference": _span(w.reference)},
         "drift": _question_drift(w, tests, permutations),
         "outliers": _outliers(w, chunks),
-        "retrieval": _retrieval(w, tests, paths, rows),
+        "retrieval": _retrieval(w, tests, paths, documents or []),
         "toxicity": _toxicity(w, tests),
         "sentiment": _sentiment(w),
         "hallucination": _hallucination(w, tests),
@@ -205,7 +213,7 @@ def _top_dense(row: dict) -> float | None:
     return max(scores) if scores else None
 
 
-def _retrieval(w: Window, tests: list, paths, rows: list[dict]) -> dict:
+def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
     ref = [s for s in map(_top_dense, w.reference) if s is not None]
     cur = [s for s in map(_top_dense, w.current) if s is not None]
     test: dict = {
@@ -240,6 +248,7 @@ def _retrieval(w: Window, tests: list, paths, rows: list[dict]) -> dict:
     low = float(np.quantile(ref, 0.01)) if len(ref) >= MIN_N else None
     return {
         "scores": test,
+        "documents_never_retrieved": sorted(set(documents) - docs_ref - docs_cur),
         "documents_newly_retrieved": sorted(docs_cur - docs_ref),
         "documents_no_longer_retrieved": sorted(docs_ref - docs_cur),
         "outlier_retrievals": [
@@ -396,6 +405,7 @@ def _operations(w: Window) -> dict:
         "error_rate": round(errors / len(rows), 4) if rows else 0.0,
         "error_ci": _wilson(errors, len(rows)),
         "attempts_mean": round(float(np.mean(attempts)), 3) if attempts else 0.0,
+        "total_seconds_series": [round(r["timings"].get("total", 0.0), 3) for r in rows],
     }
 
 
@@ -415,7 +425,12 @@ def monitor_report(
     rows = store.monitoring_rows(user=viewer.name, everyone=everyone)
     w = split(rows, window=window, since=since, reference_since=reference_since)
     report = build(
-        rows, w, chunks=store.chunk_vectors(), paths=store.chunk_paths, permutations=permutations
+        rows,
+        w,
+        chunks=store.chunk_vectors(),
+        paths=store.chunk_paths,
+        permutations=permutations,
+        documents=[d.path for d in store.documents()],
     )
     report["scope"] = "all users" if everyone else (viewer.name or "anonymous")
     if plot_data:
