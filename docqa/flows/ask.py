@@ -15,13 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.decide import attempt_record, decide, feedback, plan
+from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
 from docqa.flows.retrieve import clean_question, retrieve
-from docqa.flows.validate import NOT_FOUND, validate
+from docqa.flows.validate import validate
 from docqa.monitor.groundedness import NullPool, pool_from_store
 from docqa.monitor.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.prompts import load_program
@@ -49,6 +52,25 @@ class AskOptions:
         if self.template is not None:
             return self.template
         return "extractive" if self.mode == "extractive" else "qa"
+
+
+class _Memo:
+    """The embedder, remembering what it embedded for one question: the sources' sentences
+    are embedded once for the extractive candidates, groundedness and relevance, in every
+    attempt that shows them."""
+
+    def __init__(self, embedder: Embedder):
+        self.inner, self.name, self.dimension = embedder, embedder.name, embedder.dimension
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts):
+        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if new:
+            vectors = np.asarray(self.inner.embed(new), dtype=np.float32)
+            self.vectors.update(zip(new, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts])
 
 
 class _Recorder:
@@ -91,6 +113,9 @@ class _Loop:
         default_factory=lambda: {"prompt": 0, "cached": 0, "completion": 0}
     )
     validated: float = 0.0  # seconds the last validation took
+
+    def __post_init__(self) -> None:
+        self.memo = _Memo(self.embedder)
 
     def retrieve(self, also: tuple[str, ...]) -> SearchResult:
         found = retrieve(
@@ -169,7 +194,7 @@ class _Loop:
             answerable=answerable,
             citations=numbers,
             hits=found.hits,
-            embedder=self.embedder,
+            embedder=self.memo,
             pool=null,
         )
         self.validated = time.perf_counter() - t

@@ -11,23 +11,23 @@ import re
 
 import numpy as np
 
+from docqa.monitor.groundedness import split_sentences
 from docqa.records import Hit
 
 NOT_FOUND = "The documents do not say."
 MAX_CANDIDATES = 12
 MAX_SENTENCE_CHARS = 300
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CHOICE = re.compile(r"^\[(\d+)\] (.*)$", re.S)
 
 
 def sentences(text: str) -> list[str]:
-    """Verbatim sentences of a chunk (markup lines such as headings included as they are)."""
-    out = []
-    for part in _SENTENCE.split(text):
-        part = part.strip()
-        if len(part) >= 12 and any(c.isalpha() for c in part):
-            out.append(part[:MAX_SENTENCE_CHARS])
-    return out
+    """Verbatim sentences of a chunk (markup lines such as headings included as they are),
+    cut as groundedness cuts them."""
+    return [
+        s[:MAX_SENTENCE_CHARS]
+        for s in split_sentences(text, min_chars=12)
+        if any(c.isalpha() for c in s)
+    ]
 
 
 def candidates(question_vector: np.ndarray, hits: tuple[Hit, ...], embedder) -> list[str]:

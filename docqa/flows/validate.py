@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from docqa.flows.extractive import NOT_FOUND
 from docqa.monitor.groundedness import (
     ALPHA,
     MIN_POOL,
@@ -23,8 +24,6 @@ from docqa.monitor.groundedness import (
     split_sentences,
 )
 from docqa.records import Grounding, Hit, Verdict
-
-NOT_FOUND = "The documents do not say."
 
 
 def validate(
