@@ -149,10 +149,7 @@ _STATUS = {
 
 
 def print_answer(console: Console, answer: Answer) -> None:
-    unsupported = set()
-    if answer.grounding is not None:
-        unsupported = {s.text for s in answer.grounding.sentences if not s.supported}
-    if unsupported and answer.grounding is not None:
+    if answer.grounding is not None and answer.grounding.unsupported():
         parts = []
         for s in answer.grounding.sentences:
             text = escape(s.text)

@@ -6,6 +6,7 @@ This is the only module that writes SQL.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -190,6 +191,14 @@ class Store:
         """Whether any document is in a group (if none is, every profile reads everything)."""
         return self.conn.execute("SELECT 1 FROM document_groups LIMIT 1").fetchone() is not None
 
+    def access_version(self) -> str:
+        """A digest of every document's groups: caches of what a profile may read are keyed
+        on it (re-tagging a document changes no chunk, so the fingerprint stays)."""
+        rows = self.conn.execute(
+            "SELECT document_id, name FROM document_groups ORDER BY document_id, name"
+        ).fetchall()
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
     def forbidden_chunks(self, profile: Profile) -> set[int]:
         """The chunk ids the profile may not read."""
         if not self.restricted():
@@ -226,15 +235,13 @@ class Store:
             )
 
     def user(self, name: str) -> Profile | None:
-        row = self.conn.execute("SELECT features FROM users WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row[0])
-        return Profile(name, data.get("features", {}), tuple(data.get("groups", ())))
+        row = self.conn.execute("SELECT name, features FROM users WHERE name = ?", (name,))
+        found = row.fetchone()
+        return _profile(*found) if found else None
 
     def users(self) -> list[Profile]:
-        rows = self.conn.execute("SELECT name FROM users ORDER BY name").fetchall()
-        return [p for p in (self.user(r[0]) for r in rows) if p is not None]
+        rows = self.conn.execute("SELECT name, features FROM users ORDER BY name")
+        return [_profile(*r) for r in rows]
 
     def remove_user(self, name: str) -> bool:
         with self.conn:
@@ -392,18 +399,13 @@ class Store:
                     f"UPDATE interactions SET {', '.join(f'{c} = ?' for c in row)} WHERE id = ?",
                     [*row.values(), iid],
                 )
-            session, user, status, prompt, completion = self.conn.execute(
-                "SELECT session, user, status, prompt_tokens, completion_tokens"
+            session, status, prompt, completion = self.conn.execute(
+                "SELECT session, status, prompt_tokens, completion_tokens"
                 " FROM interactions WHERE id = ?",
                 (iid,),
             ).fetchone()
-            if session is not None and status != "error":
+            if session is not None and status != "error":  # claimed by claim_session
                 now = utcnow()
-                self.conn.execute(
-                    "INSERT INTO sessions (name, user, created_at, updated_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(name) DO NOTHING",
-                    (session, user, now, now),
-                )
                 self.conn.execute(
                     "UPDATE sessions SET updated_at = ?, turns = turns + 1,"
                     " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?"
@@ -603,6 +605,11 @@ _PERMITTED = (
     " OR EXISTS (SELECT 1 FROM document_groups g WHERE g.document_id = d.id"
     " AND g.name IN (SELECT value FROM json_each(?))))"
 )
+
+
+def _profile(name: str, stored: str) -> Profile:
+    data = json.loads(stored)
+    return Profile(name, data.get("features", {}), tuple(data.get("groups", ())))
 
 
 def _encode(record: dict) -> dict:

@@ -42,3 +42,14 @@ def test_templates_that_branch_on_a_slot_keep_their_own_paths():
         ("no", -0.1),
         ("yes because", -1.5),
     ]
+
+
+def test_a_slot_asking_for_its_own_beams_runs_under_run_beams(fake_llm):
+    """run_beams already searches every slot with n beams: a gen(beams=...) inside is fine."""
+    from docqa.guide.beams import run_beams
+    from docqa.guide.program import Program
+
+    fake_llm.beam_options = lambda prompt, slot: [("yes", -0.1), ("no", -0.5)]
+    program = Program("Q? {{ gen('a', beams=3, max_tokens=4) }}", "inline")
+    best = run_beams(program, fake_llm, {}, 2)
+    assert [b.result.slots["a"] for b in best] == ["yes", "no"]

@@ -28,9 +28,9 @@ from docqa.cli.common import (
     guarded,
     out,
     profile_of,
+    question_error,
     settings,
 )
-from docqa.errors import DocqaError
 
 HELP = (
     "Ask anything about your documents; follow-up questions may refer to earlier turns.\n"
@@ -119,11 +119,12 @@ def chat_command(
                         last = answer(comps, text, options)
                 else:
                     last = answer(comps, text, options)
-            except DocqaError as exc:
+            except Exception as exc:  # one failed turn must not end the conversation
+                message = question_error(exc)
                 failed += 1
                 if json_out:
-                    print(render.dumps({"question": text, "error": str(exc)}), flush=True)
-                err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+                    print(render.dumps({"question": text, "error": message}), flush=True)
+                err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
                 continue
             if json_out:
                 print(render.dumps(render.answer_json(last)), flush=True)

@@ -145,6 +145,16 @@ def answer(comps, question: str, options):
     )
 
 
+def question_error(exc: Exception) -> str:
+    """The one-line message for a question that failed while others go on (stdin, chat);
+    a bug is re-raised under DOCQA_DEBUG."""
+    if isinstance(exc, DocqaError):
+        return str(exc)
+    if os.environ.get("DOCQA_DEBUG"):
+        raise exc
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
@@ -28,10 +27,11 @@ from docqa.cli.common import (
     guarded,
     out,
     profile_of,
+    question_error,
     read_questions,
     settings,
 )
-from docqa.errors import DocqaError, UsageError
+from docqa.errors import UsageError
 
 QuestionArg = Annotated[
     str,
@@ -53,14 +53,8 @@ def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
         try:
             print(render.dumps(answer(q)), flush=True)
         except Exception as exc:  # one failed question must not stop the others
-            if os.environ.get("DOCQA_DEBUG") and not isinstance(exc, DocqaError):
-                raise
+            message = question_error(exc)
             failed += 1
-            message = (
-                str(exc)
-                if isinstance(exc, DocqaError)
-                else (f"internal error: {type(exc).__name__}: {exc}")
-            )
             print(render.dumps({"question": q, "error": message}), flush=True)
             err.print(
                 f"[red]error:[/red] {escape(repr(q[:60]))}: {escape(message)}",

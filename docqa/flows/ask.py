@@ -116,6 +116,9 @@ class _Loop:
 
     def __post_init__(self) -> None:
         self.memo = _Memo(self.embedder)
+        # what the asker may not read, worked out once for every retrieval of the question
+        user = self.options.user
+        self.forbidden = self.store.forbidden_chunks(user) if user is not None else set()
 
     def retrieve(self, also: tuple[str, ...]) -> SearchResult:
         found = retrieve(
@@ -126,6 +129,7 @@ class _Loop:
             k=self.options.k,
             also=also,
             profile=self.options.user,
+            forbidden=self.forbidden,
         )
         self.timings["embed"] += found.timings["embed"]
         self.timings["retrieve"] += found.timings["retrieve"]
@@ -243,7 +247,7 @@ def ask(
         user = options.user or ANONYMOUS
         if options.session:
             session = open_session(store, options.session, user)
-            loop.history = history(store, options.session, user, options.history)
+            loop.history = history(store, options.session, user, options.history, loop.forbidden)
             turn = (session.get("turns") or 0) + 1
         context = _context_query(loop.question, loop.history)
         found = loop.retrieve(context)
@@ -410,10 +414,13 @@ def open_session(store: Store, name: str, user: Profile) -> dict:
     return session
 
 
-def history(store: Store, name: str, user: Profile, limit: int) -> list[dict]:
+def history(
+    store: Store, name: str, user: Profile, limit: int, forbidden: set[int] | None = None
+) -> list[dict]:
     """The user's last turns in a session, without those that cite chunks the user may no
     longer read (their answers came from them)."""
-    forbidden = store.forbidden_chunks(user)
+    if forbidden is None:
+        forbidden = store.forbidden_chunks(user)
     turns = store.session_turns(name, limit, user.name)
     return [t for t in turns if not forbidden.intersection(t["chunks"])]
 

@@ -42,17 +42,20 @@ def retrieve(
     candidates: int | None = None,
     also: tuple[str, ...] = (),
     profile: Profile | None = None,
+    forbidden: set[int] | None = None,
 ) -> SearchResult:
     """The k best chunks for a question. `also` are more queries for the same need (a
     rewrite, the question with its conversation's context); every query's dense and lexical
     rankings are fused. With a profile, only chunks it may read are searched: excluded inside
     the vector index's search and the full-text query, so k results still come back when k
-    permitted chunks exist. The index must be open (see flows.corpus)."""
+    permitted chunks exist (`forbidden`: the profile's forbidden chunk ids, when the caller
+    already has them). The index must be open (see flows.corpus)."""
     question = clean_question(question)
     queries = [question] + [q for q in (" ".join(a.split()) for a in also) if q]
     if k < 1:
         raise UsageError("-k must be at least 1")
-    if store.chunk_count() == 0:
+    total = store.chunk_count()
+    if total == 0:
         raise EmptyStoreError("nothing has been ingested yet: run `docqa ingest PATH` first")
     store.check_embedder(identity_of(embedder))
     n = candidates or max(4 * k, 20)
@@ -61,10 +64,12 @@ def retrieve(
     t0 = time.perf_counter()
     vectors = embedder.embed(queries)
     t1 = time.perf_counter()
-    forbidden = store.forbidden_chunks(profile) if profile is not None else set()
+    if forbidden is None:
+        forbidden = store.forbidden_chunks(profile) if profile is not None else set()
+    readable = total - len(forbidden)
     fields: dict[int, dict] = {}
     for query, vector in zip(queries, vectors, strict=True):
-        dense = _dense(store, index, vector, n, forbidden, profile)
+        dense = _dense(store, index, vector, min(n, readable), forbidden, profile)
         for rank, (cid, similarity) in enumerate(dense, start=1):
             f = fields.setdefault(cid, {"score": 0.0})
             f["score"] += 1.0 / (RRF_K + rank)
@@ -91,7 +96,7 @@ def _dense(store: Store, index, vector, n: int, forbidden: set[int], profile: Pr
     """The n nearest chunks the profile may read. hnswlib's filtered search can come back
     short when few chunks are permitted; then the permitted ones are searched exactly."""
     found = index.query(vector, n, forbidden or None)
-    if not forbidden or len(found) >= n:
+    if not forbidden or len(found) >= n:  # n is at most the number of readable chunks
         return found
     ids, vectors = store.permitted_embeddings(profile)
     if len(ids) <= len(found):

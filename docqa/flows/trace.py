@@ -14,7 +14,7 @@ from docqa.errors import DocqaError
 from docqa.records import Profile
 from docqa.store import Store
 
-_JSON_COLUMNS = ("citations", "timings")
+_JSON_COLUMNS = ("citations", "timings", "flags")
 
 
 def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) -> dict:

@@ -60,6 +60,18 @@ class _Replay:
             return fill
         raise _Pause(prompt, slot, heal, cache_prefix)
 
+    def fill_beams(
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+    ) -> list[Fill]:
+        # a slot's own beams= changes nothing here: run_beams searches every slot with n beams
+        return [self.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)]
+
 
 def run_beams(
     program: Program, generator, variables: Mapping[str, object], n: int, *, heal: bool = True

@@ -276,10 +276,7 @@ class Decoder:
                     tokens = tokens[:-1]
                 except UnicodeDecodeError:
                     healed = ""
-        fresh = 0
-        if cache_prefix and self.cache is not None:
-            fresh = self._restore_prefix(cache_prefix, tokens)
-        cached = engine.prefill(tokens) - fresh
+        # every check that can refuse the slot comes before the (costly) prefill
         grammar = slot.grammar(healed)
         matcher = self._matcher(grammar, slot) if grammar else None
         budget = slot.max_tokens + (1 if healed else 0)
@@ -297,6 +294,10 @@ class Decoder:
                     f"slot {slot.name!r} cannot be completed within max_tokens={slot.max_tokens}"
                 )
             close_cost = len(first)
+        fresh = 0
+        if cache_prefix and self.cache is not None:
+            fresh = self._restore_prefix(cache_prefix, tokens)
+        cached = engine.prefill(tokens) - fresh
         return tokens, healed, cached, matcher, budget, close_cost
 
     def _make_fill(

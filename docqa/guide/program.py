@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from docqa.errors import DocqaError, GenerationError, TemplateError
@@ -214,12 +215,17 @@ class Program:
     source: str
     label: str
 
+    @cached_property
+    def _template(self):
+        """Compiled once: beam search runs the program again for every beam and slot."""
+        from docqa.prompts import environment
+
+        return environment().from_string(self.source)
+
     def run(
         self, generator: Generator, variables: Mapping[str, object], *, heal: bool = True
     ) -> ProgramResult:
         from jinja2 import TemplateError as JinjaError
-
-        from docqa.prompts import environment
 
         started = time.perf_counter()
         run = _Run(generator, heal=heal)
@@ -238,8 +244,7 @@ class Program:
             )
         context = {**variables, **functions}
         try:
-            template = environment().from_string(self.source)
-            for piece in template.generate(context):
+            for piece in self._template.generate(context):
                 run.pieces.append(piece)
         except DocqaError:
             raise

@@ -137,8 +137,8 @@ def pool_from_store(store, embedder, cache_dir: Path | None = None, profile=None
     """The null pool of a store: sentences of POOL_CHUNKS chunks spread over the documents
     the profile may read (so no verdict depends on text it may not see), kept per process,
     and in `cache_dir` across processes, until the store changes."""
-    fingerprint = store.fingerprint()
-    groups = None if profile is None else (tuple(profile.groups) if store.restricted() else ())
+    fingerprint = (store.fingerprint(), store.access_version())
+    groups = None if profile is None else tuple(profile.groups)
     key = (id(store), fingerprint, embedder.name, groups)
     if key in _pools:
         return _pools[key]
