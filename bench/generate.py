@@ -38,6 +38,7 @@ from docqa.guide.decode import Decoder  # noqa: E402
 from docqa.guide.kvcache import PrefixCache  # noqa: E402
 from docqa.guide.program import Program  # noqa: E402
 from docqa.guide.slots import make_slot  # noqa: E402
+from docqa.store import Store  # noqa: E402
 
 SCHEMA = {
     "type": "object",
@@ -189,18 +190,10 @@ def bench_ask(repeats: int) -> list[str]:
                     text=True,
                 )
                 data = json.loads(out.stdout)
-                db_path = Path(tmp, "docqa.db")
-                import sqlite3
-
-                conn = sqlite3.connect(db_path)
-                steps = json.loads(
-                    conn.execute(
-                        "SELECT data FROM steps WHERE interaction_id = ? AND stage = 'generate'",
-                        (data["id"],),
-                    ).fetchone()[0]
-                )
-                conn.close()
-                fill = steps["slots"][0]
+                store = Store.open(Path(tmp, "docqa.db"))
+                steps = store.steps(data["id"])
+                store.close()
+                fill = next(s for s in steps if s["stage"] == "generate")["data"]["slots"][0]
                 (cold if label == "cold" else warm).append(
                     (fill["first_token_seconds"], fill["prompt_tokens"], fill["cached_tokens"])
                 )

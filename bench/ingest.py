@@ -28,11 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.results import write_section  # noqa: E402
-from docqa.adapters.hnsw import HnswIndex  # noqa: E402
 from docqa.components import Components  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.flows.ingest import ingest  # noqa: E402
-from docqa.store import Store  # noqa: E402
 
 
 def make_corpus(root: Path, copies: int) -> Path:
@@ -44,8 +42,8 @@ def make_corpus(root: Path, copies: int) -> Path:
 
 def pipeline_run(corpus: Path, home: Path, embedder) -> tuple[float, list[str]]:
     shutil.rmtree(home, ignore_errors=True)
-    store = Store.open(home / "docqa.db")
-    index = HnswIndex(home / "index.hnsw", embedder.dimension)
+    comps = Components(Settings(home=home), embedder=embedder)
+    store, index = comps.store, comps.new_index()
     t0 = time.perf_counter()
     report = ingest([corpus], store=store, embedder=embedder, index=index)
     seconds = time.perf_counter() - t0

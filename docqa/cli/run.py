@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from docqa.assignments import split_assignment
 from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -25,10 +26,10 @@ def parse_vars(items: list[str]) -> dict[str, object]:
     """KEY=VALUE gives a string; KEY:=JSON gives a typed value (number, list, object, ...)."""
     variables: dict[str, object] = {}
     for item in items:
-        typed = ":=" in item and item.index(":=") < item.find("=") + 1
-        key, sep, value = item.partition(":=" if typed else "=")
-        if not sep or not key.isidentifier():
+        parts = split_assignment(item)
+        if parts is None or not parts[0].isidentifier():
             raise UsageError(f"--var wants KEY=VALUE or KEY:=JSON, not {item!r}")
+        key, value, typed = parts
         if typed:
             try:
                 variables[key] = json.loads(value)

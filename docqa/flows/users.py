@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from docqa.assignments import split_assignment
 from docqa.errors import UsageError
 from docqa.records import ANONYMOUS, Profile
 from docqa.store import Store
@@ -43,11 +44,11 @@ def parse_features(assignments: Sequence[str]) -> dict[str, object]:
     """{key: value} from KEY=VALUE / KEY:=JSON / KEY= (value None: remove the key)."""
     changes: dict[str, object] = {}
     for item in assignments:
-        typed = item.split("=", 1)[0].endswith(":")  # KEY:=JSON
-        key, sep, raw = item.partition(":=" if typed else "=")
-        key = key.strip()
-        if not sep:
+        parts = split_assignment(item)
+        if parts is None:
             raise UsageError(f"expected KEY=VALUE or KEY:=JSON, got {item!r}")
+        key, raw, typed = parts
+        key = key.strip()
         if not KEY.match(key) or key in RESERVED:
             raise UsageError(
                 f"invalid feature name {key!r}: a lower-case letter, then letters, digits or _"
