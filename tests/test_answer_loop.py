@@ -192,9 +192,11 @@ def test_session_turns_see_the_history_and_search_in_its_context(ingested, fakes
         "When was it inaugurated?",
         f"{QUESTION} When was it inaugurated?",
     ]
-    # each turn of the history is a cache point, after the static prefix
+    # each turn of the history is a cache point, after the static prefix; then the sources
     prefixes = llm.cache_prefixes[-1]
-    assert len(prefixes) == 2 and prefixes[1].endswith(one["answer"])
+    assert len(prefixes) == 3 and prefixes[1].endswith(one["answer"])
+    sources = prefixes[2][len(prefixes[1]) :]
+    assert sources.startswith("</assistant>\n<user>Sources:") and "Question:" not in sources
     three = ask_json("Who designed it?", "--session", "trip")
     assert three["attempts"][0]["queries"][1] == (
         f"{QUESTION} When was it inaugurated? Who designed it?"

@@ -27,8 +27,11 @@ def test_ingest_json_summary(fakes, docs):
         "chunks_added",
         "chunks_total",
         "seconds",
+        "query_embedder",
     }
     assert (summary["files_seen"], summary["added"], summary["failed"]) == (17, 17, [])
+    # a fake embedder has no ONNX export: questions are embedded by the embedder itself
+    assert summary["query_embedder"]["backend"] == "torch"
     again = json.loads(invoke("ingest", docs, "--json").stdout)
     assert (again["unchanged"], again["chunks_added"]) == (17, 0)
 

@@ -22,7 +22,9 @@ class LlamaCppLLM:
         seed: int = 0,
         cache_dir: Path | None = None,
     ):
-        self.engine = LlamaEngine(path, n_ctx=n_ctx, threads=threads, seed=seed)
+        self.engine = LlamaEngine(
+            path, n_ctx=n_ctx, threads=threads, seed=seed, tables_dir=cache_dir
+        )
         self.cache = PrefixCache(cache_dir) if cache_dir is not None else None
         self.name = self.engine.name
         self._decoder: Decoder | None = None

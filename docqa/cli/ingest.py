@@ -89,7 +89,7 @@ def ingest_command(
         report = ingest(
             paths,
             store=comps.store,
-            embedder=comps.embedder,
+            embedder=comps.document_embedder,
             index=comps.new_index(),
             max_tokens=comps.settings.chunk_tokens,
             overlap=comps.settings.chunk_overlap,
@@ -97,13 +97,29 @@ def ingest_command(
             progress=progress,
             groups=groups,
         )
+        if progress:
+            progress.stop()
+            progress = None
+        query = comps.prepare_query_embedder()
     finally:
         if progress:
             progress.stop()
         comps.close()
     if json_out:
-        print(render.dumps(render.ingest_json(report)))
+        print(render.dumps({**render.ingest_json(report), "query_embedder": _query_json(query)}))
     else:
         render.print_ingest(out, err, report)
+        if isinstance(query, str) or query.made:
+            err.print(f"[dim]query embedder: {_query_json(query)['note']}[/dim]")
     if report.failed:
         raise typer.Exit(3)
+
+
+def _query_json(query) -> dict:
+    """What `ask` will embed questions with, for the ingest report."""
+    if isinstance(query, str):
+        return {"backend": "torch", "note": query}
+    note = (
+        f"ONNX export made in {query.seconds:.1f} s" if query.made else "ONNX export present"
+    ) + f" (agrees with the model to cosine {query.min_cosine:.6f})"
+    return {"backend": "onnx", "path": str(query.path), "note": note}

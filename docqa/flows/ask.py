@@ -8,6 +8,7 @@ inspected; the outcome when it ends.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.adapters.protocols import LLM, Embedder
+from docqa.clock import startup
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.decide import attempt_record, decide, feedback, plan
@@ -113,6 +115,7 @@ class _Loop:
         default_factory=lambda: {"prompt": 0, "cached": 0, "completion": 0}
     )
     validated: float = 0.0  # seconds the last validation took
+    first_token_at: float | None = None  # perf_counter() when the first answer token came
 
     def __post_init__(self) -> None:
         self.memo = _Memo(self.embedder)
@@ -157,7 +160,12 @@ class _Loop:
         return query
 
     def attempt(
-        self, n: int, strategy: str, found: SearchResult, last: Attempt | None, null: NullPool
+        self,
+        n: int,
+        strategy: str,
+        found: SearchResult,
+        last: Attempt | None,
+        null: Callable[[], NullPool],
     ) -> tuple[Attempt, str]:
         """Prompt, generate and validate once; returns the attempt and its prompt."""
         started = time.perf_counter()
@@ -167,6 +175,7 @@ class _Loop:
         variables = _variables(found, self.history, feedback(last), self.options.user)
         if "extractive" in (template, options.mode):
             variables["candidates"] = extractive.candidates(found.vector, found.hits, self.embedder)
+        begun = time.perf_counter()
         if options.beams > 1:
             from docqa.guide.beams import run_beams
 
@@ -174,6 +183,9 @@ class _Loop:
         else:
             result = program.run(self.llm, variables)
         self.generated(result)
+        if self.first_token_at is None and result.fills:
+            first = result.fills[0].first_token_seconds
+            self.first_token_at = begun + result.timings["template"] + first
         self.rec.step(
             "prompt",
             result.timings["template"],
@@ -199,7 +211,7 @@ class _Loop:
             citations=numbers,
             hits=found.hits,
             embedder=self.memo,
-            pool=null,
+            pool=null(),
         )
         self.validated = time.perf_counter() - t
         self.timings["validate"] += self.validated
@@ -235,6 +247,7 @@ def ask(
     groundedness is calibrated against (docqa.components caches them); by default they are
     drawn from the store."""
     started = time.perf_counter()
+    age = startup()
     rec = _Recorder(store, options.log)
     loop = _Loop(clean_question(question), store, embedder, index, llm, options, rec)
     timings, tokens = loop.timings, loop.tokens
@@ -278,9 +291,13 @@ def ask(
         rec.step("guard", 0.0, {"flags": flags})
         if options.guard and reasons(flags):
             return _withheld(loop, rec, started, flags, score, found, turn)
-        t = time.perf_counter()
-        null = pool() if pool is not None else pool_from_store(store, embedder, None, options.user)
-        timings["validate"] += time.perf_counter() - t
+        # built (or read from its cache) when the first answer is validated, not before the
+        # first token
+        null = functools.cache(
+            pool
+            if pool is not None
+            else lambda: pool_from_store(store, embedder, None, options.user)
+        )
 
         attempts: list[Attempt] = []
         prompts: dict[int, str] = {}  # by attempt
@@ -313,6 +330,10 @@ def ask(
     if options.guard and reasons(flags):
         status, answer_text, citations, grounding = "withheld", _withheld_text(flags), (), None
     timings["total"] = time.perf_counter() - started
+    if loop.first_token_at is not None:  # from the question to the first answer token
+        timings["first_token"] = loop.first_token_at - started
+    if age is not None:  # from the process's start to the question (first question only)
+        timings["startup"] = age
     rec.step(
         "answer",
         0.0,

@@ -78,6 +78,10 @@ class Decoder:
         puts the tokens that end strings, arrays and objects and the shortest JSON values
         first; then one prefers the longest token (most required text per token), one
         punctuation (what separates parts, like "@" or "."), one the shortest token."""
+        table = self.engine.tables("close", self._build_close_priorities)
+        return [table["longest"], table["symbols"], table["shortest"]]
+
+    def _build_close_priorities(self) -> dict[str, np.ndarray]:
         rank = {b: i for i, b in enumerate(_CLOSING_ORDER)}
         n = self.engine.n_vocab
         longest, symbols, shortest = (np.empty(n, dtype=np.int64) for _ in range(3))
@@ -90,7 +94,7 @@ class Decoder:
             shortest[t] = 10_000 + size
             punct = bool(b) and not any(chr(c).isalnum() or chr(c).isspace() for c in b)
             symbols[t] = (5_000 if punct else 10_000) + size
-        return [longest, symbols, shortest]
+        return {"longest": longest, "symbols": symbols, "shortest": shortest}
 
     def _extendable(self, piece: bytes) -> bool:
         """Whether some token is longer than `piece` and starts with it."""

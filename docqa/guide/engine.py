@@ -8,6 +8,9 @@ can be saved and restored (docqa.guide.kvcache) without the logits array.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -17,12 +20,21 @@ from docqa.errors import GenerationError, ModelError
 
 
 class LlamaEngine:
-    def __init__(self, path: Path, *, n_ctx: int = 4096, threads: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+        tables_dir: Path | None = None,
+    ):
         self.path = Path(path)
         self.name = self.path.name
         self.n_ctx = n_ctx
         self.threads = threads
         self.seed = seed
+        self.tables_dir = Path(tables_dir) if tables_dir is not None else None
         self._llm = None
 
     # -- loading ---------------------------------------------------------------------------
@@ -60,17 +72,77 @@ class LlamaEngine:
     def eos(self) -> int:
         return int(self.llm.token_eos())
 
+    def tables(
+        self, name: str, build: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Arrays computed from this model's vocabulary, built once and kept on disk (in
+        `tables_dir`, beside the KV cache): walking 49k tokens in Python costs a cold process
+        tenths of a second before its first token."""
+        if self.tables_dir is None:
+            return build()
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:16]
+        path = self.tables_dir / f"vocab-{name}-{digest}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {k: stored[k] for k in stored.files}
+        except (OSError, ValueError, EOFError):
+            pass
+        arrays = build()
+        try:
+            self.tables_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs time
+        return arrays
+
+    def _byte_strings(self, name: str, piece: Callable[[int], bytes]) -> list[bytes]:
+        def build() -> dict[str, np.ndarray]:
+            pieces = [piece(t) for t in range(self.n_vocab)]
+            ends = np.cumsum([len(p) for p in pieces], dtype=np.int64)
+            return {"ends": ends, "blob": np.frombuffer(b"".join(pieces), dtype=np.uint8)}
+
+        table = self.tables(name, build)
+        blob, ends = table["blob"].tobytes(), table["ends"].tolist()
+        return [blob[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
     @cached_property
     def guidance_tokenizer(self):
-        """llguidance's view of this vocabulary (built once, ~0.3 s)."""
-        from llguidance.llamacpp import lltokenizer_from_vocab
+        """llguidance's view of this vocabulary: each token's text, control tokens marked
+        with a 0xff byte (as llguidance.llamacpp.lltokenizer_from_vocab builds it)."""
+        import llama_cpp
+        from llguidance import LLTokenizer
 
-        return lltokenizer_from_vocab(self.llm._model.vocab)
+        vocab = self.llm._model.vocab
+        buffer = ctypes.create_string_buffer(16 * 1024 + 1)
+
+        def piece(token: int) -> bytes:
+            n = llama_cpp.llama_token_to_piece(vocab, token, buffer, 16 * 1024, 0, True)
+            if n < 0:
+                raise ModelError(f"token {token} of {self.path} has no text")
+            text = buffer.raw[:n]
+            attr = llama_cpp.llama_token_get_attr(vocab, token)
+            user = attr & llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+            if attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL or (
+                user and text.startswith(b"<") and text.endswith(b">")
+            ):
+                text = b"\xff" + text
+            return text
+
+        fptr = ctypes.cast(llama_cpp.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
+        return LLTokenizer.from_llamacpp(
+            tokens=self._byte_strings("guidance", piece),
+            vocab_ptr=vocab,
+            tokenize_fptr=fptr,
+            eos_token=self.eos,
+            slices=None,
+        )
 
     @cached_property
     def token_bytes(self) -> list[bytes]:
         llm = self.llm
-        return [llm.detokenize([t], special=False) for t in range(self.n_vocab)]
+        return self._byte_strings("bytes", lambda t: llm.detokenize([t], special=False))
 
     def is_special(self, token: int) -> bool:
         """A control token (chat marker, BOS/EOS): its text is the format's."""
@@ -164,7 +236,7 @@ class LlamaEngine:
         size = llama_cpp.llama_state_get_size(ctx)
         buf = (ctypes.c_uint8 * size)()
         n = llama_cpp.llama_state_get_data(ctx, buf, size)
-        return bytes(buf[:n])
+        return ctypes.string_at(buf, n)  # (slicing the array would build a list of ints)
 
     def load_state(self, data: bytes, tokens: list[int]) -> bool:
         import llama_cpp
