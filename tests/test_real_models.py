@@ -236,3 +236,96 @@ def test_chat_reuses_the_context_across_turns(corpus):
     ]
     # in one process the history read in turn 2 is still in the context in turn 3
     assert _cached(turns[2]) > _cached(turns[1]) + 10
+
+
+def test_questions_embedded_by_the_onnx_export_match_the_model_and_retrieve_the_same(corpus):
+    """`docqa ingest` exported the embedder to ONNX; questions embedded with it give the
+    model's own vectors and exactly the same search results for every sample question."""
+    from docqa.adapters.onnx_embedder import OnnxEmbedder
+    from docqa.components import Components
+    from docqa.config import load_settings
+    from docqa.flows.retrieve import retrieve
+
+    docs, home, summary = corpus
+    assert summary["query_embedder"]["backend"] == "onnx"
+    comps = Components(load_settings(home=home))
+    onnx, model = comps.embedder, comps.document_embedder
+    assert isinstance(onnx, OnnxEmbedder) and onnx.name == model.name
+    questions = [q["question"] for q in QUESTIONS]
+    got, want = onnx.embed(questions), model.embed(questions)
+    assert float((got * want).sum(axis=1).min()) >= 0.99999
+    for q in questions:
+        ids = [
+            [
+                h.chunk_id
+                for h in retrieve(q, store=comps.store, embedder=e, index=comps.index, k=5).hits
+            ]
+            for e in (onnx, model)
+        ]
+        assert ids[0] == ids[1], q
+    comps.close()
+
+
+def test_a_question_in_a_new_process_never_imports_torch(corpus):
+    import subprocess
+    import sys
+
+    docs, home, _ = corpus
+    argv = ["docqa", "search", "When was the Eiffel Tower inaugurated?", "--json"]
+    code = (
+        "import sys\n"
+        "from docqa.cli import main\n"
+        f"sys.argv = {[*argv, '--home', str(home)]!r}\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)["hits"]
+    assert rel(hits[0]["path"], docs) == "eiffel_tower.txt"
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_question_that_retrieves_the_same_sources_again_prefills_only_itself(corpus):
+    """The sources end at a cache point: asking again in a new model state restores the KV
+    state of the static prefix and the sources from disk, and the answer is the same."""
+    docs, home, _ = corpus
+    question = "How many steps lead to the top of the Eiffel Tower?"
+    runs = []
+    for _ in range(2):
+        result = invoke(home, "ask", question, "--max-attempts", "1", "--json")
+        assert result.exit_code == 0, result.output
+        runs.append(json.loads(result.stdout))
+    first, second = runs
+    assert first["answer"] == second["answer"]
+    question_tokens = 40  # "Question: ...", the assistant marker and the healed token
+    assert _cached(second) >= second["tokens"]["prompt"] - question_tokens > _cached(first)
+    assert 0 < second["timings"]["first_token"] < second["timings"]["total"]
+
+
+def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
+    """The tables a cold process reads instead of walking the vocabulary: the same token
+    bytes, and an llguidance tokenizer that agrees with llguidance's own builder."""
+    from llguidance.llamacpp import lltokenizer_from_vocab
+
+    from docqa.config import load_settings, resolve_model_path
+    from docqa.guide.engine import LlamaEngine
+
+    path = resolve_model_path(load_settings(home=tmp_path))
+    built = LlamaEngine(path, tables_dir=tmp_path / "tables")
+    read = LlamaEngine(path, tables_dir=tmp_path / "tables")
+    assert built.token_bytes == [built.detokenize([t]) for t in range(built.n_vocab)]
+    assert len(list((tmp_path / "tables").glob("vocab-bytes-*.npz"))) == 1
+    assert read.token_bytes == built.token_bytes
+    mine, theirs = built.guidance_tokenizer, lltokenizer_from_vocab(built.llm._model.vocab)
+    mine = read.guidance_tokenizer
+    assert mine.vocab_size == theirs.vocab_size and mine.eos_token == theirs.eos_token
+    tokens = list(range(built.n_vocab))
+    assert [mine.decode_bytes([t]) for t in tokens] == [theirs.decode_bytes([t]) for t in tokens]
+    assert [mine.is_special_token(t) for t in tokens] == [
+        theirs.is_special_token(t) for t in tokens
+    ]
