@@ -6,17 +6,19 @@ Everything is built on first use, so a command only loads what it needs.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from docqa.adapters.hnsw import HnswIndex
-from docqa.adapters.protocols import LLM, Embedder
 from docqa.config import (
     DEFAULT_EMBEDDER_NAME,
     Settings,
     resolve_embedder_path,
     resolve_model_path,
 )
-from docqa.flows.corpus import identity_of, open_index
 from docqa.store import Store
+
+if TYPE_CHECKING:  # (imported where used: `docs list` and `--help` load no vector code)
+    from docqa.adapters.hnsw import HnswIndex
+    from docqa.adapters.protocols import LLM, Embedder
 
 
 class Components:
@@ -88,6 +90,8 @@ class Components:
 
     def new_index(self, dimension: int | None = None) -> HnswIndex:
         """An index object for the store, not yet opened (the flows open it)."""
+        from docqa.adapters.hnsw import HnswIndex
+
         dim = dimension if dimension is not None else self.embedder.dimension
         return HnswIndex(self.settings.index_path, dim)
 
@@ -95,6 +99,8 @@ class Components:
     def index(self) -> HnswIndex:
         """The vector index, opened and consistent with the store (whose embedder must be
         the one in use)."""
+        from docqa.flows.corpus import identity_of, open_index
+
         self.store.check_embedder(identity_of(self.embedder))
         index = self.new_index()
         open_index(self.store, index, self.embedder.dimension)

@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from docqa.errors import EmbedderMismatchError, StoreError
 from docqa.records import Chunk, DocumentInfo, Hit, Profile
+
+if TYPE_CHECKING:  # numpy is imported where vectors are handled: `docs list` needs none
+    import numpy as np
 
 _STOPWORDS = frozenset(
     (
@@ -43,19 +45,36 @@ class EmbedderIdentity:
         return f"{self.name} ({self.dimension}-d)"
 
 
+# The migrations of docqa.migrations, by name (tests/test_store_and_index.py checks the two
+# agree). Opening a store whose schema has them all skips importing sqlite-utils, which imports
+# numpy: a tenth of a second for `docqa docs list` and `--help`-like commands.
+MIGRATIONS = (
+    "m001_documents_and_chunks",
+    "m002_interactions_and_steps",
+    "m003_attempts_and_sessions",
+    "m004_users_and_document_groups",
+    "m005_guard_flags",
+)
+
+
+def _schema_is_current(conn: sqlite3.Connection) -> bool:
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'docqa'"
+        ).fetchall()
+    except sqlite3.OperationalError:  # no migrations table: a new store
+        return False
+    return set(MIGRATIONS) <= {r[0] for r in rows}
+
+
 class Store:
     """One docqa database. Open with Store.open(path); migrations run on open."""
 
     def __init__(self, conn: sqlite3.Connection):
-        import sqlite_utils
-
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        from docqa.migrations import migrations
-
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +83,12 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             store = cls(conn)
-            migrations.apply(store.db)
+            if not _schema_is_current(conn):
+                import sqlite_utils
+
+                from docqa.migrations import migrations
+
+                migrations.apply(sqlite_utils.Database(conn))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the docqa database {path}: {exc}") from exc
         except OSError as exc:
@@ -135,6 +159,8 @@ class Store:
 
         Returns (new chunk ids, removed chunk ids) for the vector index.
         """
+        import numpy as np
+
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -213,6 +239,8 @@ class Store:
     def permitted_embeddings(self, profile: Profile) -> tuple[list[int], np.ndarray]:
         """(chunk ids, vectors) of every chunk the profile may read: for exact search when
         the vector index's filtered search comes back short."""
+        import numpy as np
+
         rows = self.conn.execute(
             "SELECT c.id, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id"
             f" WHERE {_PERMITTED} ORDER BY c.id",
@@ -292,6 +320,8 @@ class Store:
     def iter_embeddings(
         self, dimension: int, batch: int = 4096
     ) -> Iterator[tuple[list[int], np.ndarray]]:
+        import numpy as np
+
         last = 0
         while True:
             rows = self.conn.execute(
@@ -563,6 +593,8 @@ class Store:
     def chunk_vectors(self, limit: int = 5000) -> np.ndarray:
         """Up to `limit` chunk embeddings spread over the corpus (the documents' side of
         outlier scores)."""
+        import numpy as np
+
         rows = self.conn.execute(
             "SELECT embedding FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
             (limit,),

@@ -32,6 +32,14 @@ def clean_session(name: str | None) -> str | None:
     return name
 
 
+CANDIDATES_MIN = 20  # dense and lexical candidates fetched per query, at least
+
+
+def candidates_for(k: int) -> int:
+    """How many candidates each search fetches for a top-k answer, before fusion."""
+    return max(4 * k, CANDIDATES_MIN)
+
+
 def retrieve(
     question: str,
     *,
@@ -58,7 +66,7 @@ def retrieve(
     if total == 0:
         raise EmptyStoreError("nothing has been ingested yet: run `docqa ingest PATH` first")
     store.check_embedder(identity_of(embedder))
-    n = candidates or max(4 * k, 20)
+    n = candidates or candidates_for(k)
 
     embedder.load()  # loading is not the embed stage's time
     t0 = time.perf_counter()
