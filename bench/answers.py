@@ -37,7 +37,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         comps = Components(Settings(home=Path(tmp)))
-        ingest([docs], store=comps.store, embedder=comps.embedder, index=comps.new_index())
+        ingest([docs], store=comps.store, embedder=comps.document_embedder, index=comps.new_index())
 
         def rel(path: str) -> str:
             return str(Path(path).relative_to(docs))

@@ -1,6 +1,8 @@
 """Prompt tokens evaluated per conversation turn, with the default models on sample_docs.
 
-    python bench/chat.py [--write]
+    python bench/chat.py
+
+(bench/generate.py runs the same conversation for BENCHMARKS.md.)
 
 A three-turn conversation is asked twice, with --max-attempts 1: in one process, as
 `docqa chat` runs it (the model's context carries over), and with a new model for every turn,
@@ -21,7 +23,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.results import write_section  # noqa: E402
 from docqa.cli.common import answer  # noqa: E402
 from docqa.components import Components  # noqa: E402
 from docqa.config import Settings  # noqa: E402
@@ -49,8 +50,7 @@ def converse(home: Path, session: str, new_model_each_turn: bool) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true")
-    args = ap.parse_args()
+    ap.parse_args()
     rows = [
         "| run | turn | prompt tokens | reused | evaluated |",
         "|---|---:|---:|---:|---:|",
@@ -59,7 +59,10 @@ def main() -> None:
         home = Path(tmp)
         comps = Components(Settings(home=home))
         ingest(
-            [REPO / "sample_docs"], store=comps.store, embedder=comps.embedder, index=comps.index
+            [REPO / "sample_docs"],
+            store=comps.store,
+            embedder=comps.document_embedder,
+            index=comps.index,
         )
         for label, session, fresh in (
             ("`chat` (one process)", "bench-chat", False),
@@ -77,8 +80,6 @@ def main() -> None:
     ]
     text = "\n".join(rows)
     print(text)
-    if args.write:
-        write_section("bench/chat.py", "Prompt tokens per conversation turn", text)
 
 
 if __name__ == "__main__":

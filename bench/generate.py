@@ -7,9 +7,9 @@
    same number of tokens (EOS is not allowed to end any of them early).
 2. Prefix KV cache: bringing a ~600-token static prefix into a new model instance by prefill
    (cold) against restoring its saved KV state from disk (warm), with identical output.
-3. `docqa ask` in new processes: time to first answer token with a cold and a warm prefix
-   cache, against the ceiling P_total / (P_total - P_shared) for the prompt-prefill part.
+3. Prompt tokens prefilled per `chat` turn (bench/chat.py's conversation).
 4. Token healing: its cost on one slot.
+A first table puts the three side by side.
 --write puts the tables into BENCHMARKS.md.
 """
 
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,6 @@ from docqa.guide.decode import Decoder  # noqa: E402
 from docqa.guide.kvcache import PrefixCache  # noqa: E402
 from docqa.guide.program import Program  # noqa: E402
 from docqa.guide.slots import make_slot  # noqa: E402
-from docqa.store import Store  # noqa: E402
 
 SCHEMA = {
     "type": "object",
@@ -97,7 +95,7 @@ def _decode_rate(llm: LlamaCppLLM, kind: str, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def bench_decode(model: Path, n: int, repeats: int) -> list[str]:
+def bench_decode(model: Path, n: int, repeats: int) -> tuple[list[str], dict[str, float]]:
     llm = LlamaCppLLM(model, n_ctx=2048)
     llm.load()
     _decode_rate(llm, "llguidance", 8)  # build the tokenizer and tables before timing
@@ -123,10 +121,10 @@ def bench_decode(model: Path, n: int, repeats: int) -> list[str]:
         f"{n} tokens per run, {repeats} runs each, interleaved; EOS banned so all "
         "runs decode the same number of tokens."
     )
-    return rows
+    return rows, {kind: statistics.median(values) for kind, values in rates.items()}
 
 
-def bench_prefix(model: Path, repeats: int) -> list[str]:
+def bench_prefix(model: Path, repeats: int) -> tuple[list[str], dict]:
     facts = " ".join(
         f"Rule {i}: answer only from the sources, cite them, keep to one line." for i in range(40)
     )
@@ -155,6 +153,7 @@ def bench_prefix(model: Path, repeats: int) -> list[str]:
             warm_fill = Decoder(fresh.engine).fill(prompt, make_slot("x", max_tokens=12))
             outputs.append(cold_out == warm_fill.text)
     cold, warm = statistics.median(cold_s), statistics.median(warm_s)
+    summary = {"tokens": len(ptoks), "cold": cold, "warm": warm}
     return [
         "| static prefix of " + f"{len(ptoks)} tokens | seconds (median) |",
         "|---|---:|",
@@ -163,55 +162,34 @@ def bench_prefix(model: Path, repeats: int) -> list[str]:
         "",
         f"**Warm vs cold: {cold / warm:.0f}x faster** (goal >= 50x); greedy output identical "
         f"in {sum(outputs)}/{len(outputs)} runs.",
-    ]
+    ], summary
 
 
-def bench_ask(repeats: int) -> list[str]:
+def bench_turns() -> tuple[list[str], list[dict]]:
+    """Prompt tokens prefilled per conversation turn (bench/chat.py), in one process."""
+    from bench.chat import converse
+    from docqa.components import Components
+    from docqa.flows.ingest import ingest
+
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, DOCQA_HOME=tmp)
-        subprocess.run(
-            [sys.executable, "-m", "docqa", "ingest", str(REPO / "sample_docs")],
-            env=env,
-            check=True,
-            capture_output=True,
+        home = Path(tmp)
+        comps = Components(Settings(home=home))
+        ingest(
+            [REPO / "sample_docs"],
+            store=comps.store,
+            embedder=comps.document_embedder,
+            index=comps.index,
         )
-        question = "Which enzyme fixes carbon dioxide in the Calvin cycle?"
-        cold, warm = [], []
-        for _ in range(repeats):
-            for label in ("cold", "warm"):
-                if label == "cold":
-                    for f in Path(tmp, "cache").glob("*.kv"):
-                        f.unlink()
-                out = subprocess.run(
-                    [sys.executable, "-m", "docqa", "ask", question, "--json"],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                data = json.loads(out.stdout)
-                store = Store.open(Path(tmp, "docqa.db"))
-                steps = store.steps(data["id"])
-                store.close()
-                fill = next(s for s in steps if s["stage"] == "generate")["data"]["slots"][0]
-                (cold if label == "cold" else warm).append(
-                    (fill["first_token_seconds"], fill["prompt_tokens"], fill["cached_tokens"])
-                )
-    c_ttft = statistics.median(x[0] for x in cold)
-    w_ttft = statistics.median(x[0] for x in warm)
-    p_total = warm[0][1]
-    p_shared = warm[0][2]
-    ceiling = p_total / (p_total - p_shared)
-    return [
-        "| second `docqa ask` in a new process | first answer token after (s, median) |",
-        "|---|---:|",
-        f"| cold prefix cache | {c_ttft:.3f} |",
-        f"| warm prefix cache | {w_ttft:.3f} |",
+        turns = converse(home, "bench-chat", False)
+    rows = ["| `chat` turn | prompt tokens | reused | prefilled |", "|---:|---:|---:|---:|"]
+    rows += [f"| {t['turn']} | {t['prompt']} | {t['cached']} | {t['evaluated']} |" for t in turns]
+    rows += [
         "",
-        f"Speed-up {c_ttft / w_ttft:.2f}x against a ceiling of P_total / (P_total - P_shared) = "
-        f"{p_total} / ({p_total} - {p_shared}) = {ceiling:.2f}x: the sources of each question "
-        "dominate the prompt, and only the template's static prefix is shared.",
+        "Questions and turns as in `python bench/chat.py`. Each turn prefills its new sources "
+        "and question (about 1,000 tokens with k=5) and the previous turn's question and "
+        "answer; the static instructions and the older history are reused.",
     ]
+    return rows, turns
 
 
 def bench_healing(model: Path, repeats: int) -> list[str]:
@@ -249,6 +227,32 @@ def bench_healing(model: Path, repeats: int) -> list[str]:
     return rows
 
 
+def summary(decode: dict[str, float], prefix: dict, turns: list[dict]) -> list[str]:
+    free = decode["free"]
+    rows = [
+        "| what | without | with | ratio |",
+        "|---|---:|---:|---:|",
+        f"| decoding, tokens/s: free text / JSON schema with docqa's llguidance masks | "
+        f"{free:.1f} | {decode['llguidance']:.1f} | {decode['llguidance'] / free:.2f}x |",
+        f"| decoding, tokens/s: free text / JSON schema with llama.cpp GBNF `grammar=` | "
+        f"{free:.1f} | {decode['gbnf']:.1f} | {decode['gbnf'] / free:.2f}x |",
+        f"| a {prefix['tokens']}-token static prefix in a new process, s: prefilled (cold) / "
+        f"restored from the KV cache (warm) | {prefix['cold']:.3f} | {prefix['warm']:.4f} | "
+        f"{prefix['cold'] / prefix['warm']:.0f}x faster |",
+    ]
+    for t in turns:
+        rows.append(
+            f"| `chat` turn {t['turn']}, prompt tokens: whole prompt / prefilled | "
+            f"{t['prompt']} | {t['evaluated']} | {t['evaluated'] / t['prompt']:.2f}x |"
+        )
+    rows += [
+        "",
+        "Details below. Time to the first answer token of a cold `docqa ask`, with and "
+        "without the sources' KV state, is in the start-up section (bench/startup.py).",
+    ]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=96)
@@ -256,10 +260,14 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     model = resolve_model_path(Settings(home=Path(tempfile.gettempdir())))
+    decode_rows, decode = bench_decode(model, args.tokens, args.repeats)
+    prefix_rows, prefix = bench_prefix(model, args.repeats)
+    turn_rows, turns = bench_turns()
     sections = [
-        ("Constrained decoding speed", bench_decode(model, args.tokens, args.repeats)),
-        ("Prefix KV cache across processes", bench_prefix(model, args.repeats)),
-        ("Time to first answer token of a second `docqa ask`", bench_ask(args.repeats)),
+        ("In one table", summary(decode, prefix, turns)),
+        ("Constrained decoding speed", decode_rows),
+        ("Prefix KV cache across processes", prefix_rows),
+        ("Prompt tokens per conversation turn", turn_rows),
         ("Token healing", bench_healing(model, args.repeats)),
     ]
     text = "\n\n".join(f"### {title}\n\n" + "\n".join(rows) for title, rows in sections)

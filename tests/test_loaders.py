@@ -143,3 +143,15 @@ def test_broken_symlink_is_reported(tmp_path):
     link.symlink_to(tmp_path / "missing.md")
     with pytest.raises(LoaderError, match="file not found"):
         load_document(link)
+
+
+def test_html_nested_past_the_parsers_limit_is_a_clear_error_not_lost_text(tmp_path):
+    html = "<div>" * 5000 + "deep text" + "</div>" * 5000
+    with pytest.raises(LoaderError, match="cannot parse HTML: Excessive depth"):
+        load_document(write(tmp_path, "deep.html", html))
+
+
+def test_html_text_after_a_start_tag_over_two_lines_is_on_the_line_it_starts(tmp_path):
+    html = '<html><body>\n<p class="x"\n   id="y">text here</p>\n</body></html>'
+    doc = load_document(write(tmp_path, "t.html", html))
+    assert [(b.text, b.line_start, b.line_end) for b in doc.blocks] == [("text here", 3, 3)]

@@ -101,6 +101,12 @@ def ingest_command(
             progress.stop()
             progress = None
         query = comps.prepare_query_embedder()
+        if report.chunks_total:
+            # the sentences groundedness is calibrated against, for readers of public
+            # documents: built here (cached on disk) rather than during the next ask
+            from docqa.records import ANONYMOUS
+
+            comps.null_pool(ANONYMOUS)
     finally:
         if progress:
             progress.stop()
