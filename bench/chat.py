@@ -48,13 +48,9 @@ def converse(home: Path, session: str, new_model_each_turn: bool) -> list[dict]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.parse_args()
-    rows = [
-        "| run | turn | prompt tokens | reused | evaluated |",
-        "|---|---:|---:|---:|---:|",
-    ]
+def conversations() -> list[tuple[str, list[dict]]]:
+    """The conversation in one process (as `chat` runs it), then with a new model per turn
+    (as `ask --session` runs it), on sample_docs ingested into a temporary home."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         comps = Components(Settings(home=home))
@@ -64,22 +60,36 @@ def main() -> None:
             embedder=comps.document_embedder,
             index=comps.index,
         )
-        for label, session, fresh in (
-            ("`chat` (one process)", "bench-chat", False),
-            ("`ask --session` (new model per turn)", "bench-ask", True),
-        ):
-            for t in converse(home, session, fresh):
-                rows.append(
-                    f"| {label} | {t['turn']} | {t['prompt']} | {t['cached']} | {t['evaluated']} |"
-                )
-    rows += [
-        "",
-        "Each turn evaluates its new sources and question (about 1,000 tokens with k=5) and the "
-        "previous turn's question and answer; the static instructions and the history before "
-        "that are reused. Turn 1 of the second run reuses the static prefix the first run saved.",
+        return [
+            ("`chat` (one process)", converse(home, "bench-chat", False)),
+            ("`ask --session` (a new model per turn)", converse(home, "bench-ask", True)),
+        ]
+
+
+def table(runs: list[tuple[str, list[dict]]]) -> list[str]:
+    rows = [
+        "| run | turn | prompt tokens | reused | prefilled |",
+        "|---|---:|---:|---:|---:|",
     ]
-    text = "\n".join(rows)
-    print(text)
+    for label, turns in runs:
+        rows += [
+            f"| {label} | {t['turn']} | {t['prompt']} | {t['cached']} | {t['evaluated']} |"
+            for t in turns
+        ]
+    return rows + [
+        "",
+        "A three-turn conversation with --max-attempts 1. Each turn prefills its new sources "
+        "and question (about 1,000 tokens with k=5) and the previous turn's question and "
+        "answer; the static instructions and the older history are reused, from the context "
+        "in one process or from the KV cache on disk across processes (turn 1 of the second "
+        "run restores the static prefix the first run saved).",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.parse_args()
+    print("\n".join(table(conversations())))
 
 
 if __name__ == "__main__":

@@ -166,30 +166,11 @@ def bench_prefix(model: Path, repeats: int) -> tuple[list[str], dict]:
 
 
 def bench_turns() -> tuple[list[str], list[dict]]:
-    """Prompt tokens prefilled per conversation turn (bench/chat.py), in one process."""
-    from bench.chat import converse
-    from docqa.components import Components
-    from docqa.flows.ingest import ingest
+    """Prompt tokens prefilled per conversation turn (bench/chat.py's conversation)."""
+    from bench.chat import conversations, table
 
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        comps = Components(Settings(home=home))
-        ingest(
-            [REPO / "sample_docs"],
-            store=comps.store,
-            embedder=comps.document_embedder,
-            index=comps.index,
-        )
-        turns = converse(home, "bench-chat", False)
-    rows = ["| `chat` turn | prompt tokens | reused | prefilled |", "|---:|---:|---:|---:|"]
-    rows += [f"| {t['turn']} | {t['prompt']} | {t['cached']} | {t['evaluated']} |" for t in turns]
-    rows += [
-        "",
-        "Questions and turns as in `python bench/chat.py`. Each turn prefills its new sources "
-        "and question (about 1,000 tokens with k=5) and the previous turn's question and "
-        "answer; the static instructions and the older history are reused.",
-    ]
-    return rows, turns
+    runs = conversations()
+    return table(runs), runs[0][1]
 
 
 def bench_healing(model: Path, repeats: int) -> list[str]:

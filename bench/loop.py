@@ -144,7 +144,8 @@ def main() -> None:
     rows += details
     rows += [
         "",
-        f"Building the store's unrelated-sentence pool (first ask after an ingest, then cached "
+        f"Building the store's unrelated-sentence pool (`docqa ingest` does it after a change, "
+        f"for readers of public documents; for a group set, its first ask; then it is cached "
         f"on disk): {pool_seconds:.2f} s.",
         "",
         "Grounded: every sentence of the answer passed the groundedness check (verbatim, or "
