@@ -100,10 +100,14 @@ class Components:
         """The vector index, opened and consistent with the store (whose embedder must be
         the one in use)."""
         from docqa.flows.corpus import identity_of, open_index
+        from docqa.lock import try_write_lock
 
         self.store.check_embedder(identity_of(self.embedder))
         index = self.new_index()
-        open_index(self.store, index, self.embedder.dimension)
+        # a reader that had to rebuild a stale index writes it back only when no writer is
+        # at work (an ingest running now will save its own)
+        with try_write_lock(self.settings.home) as free:
+            open_index(self.store, index, self.embedder.dimension, save=free)
         return index
 
     def null_pool(self, profile=None):

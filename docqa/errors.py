@@ -44,3 +44,7 @@ class GenerationError(DocqaError):
 
 class TemplateError(DocqaError):
     """A prompt template is missing or broken."""
+
+
+class StoreBusyError(StoreError):
+    """Another process is changing the store (one writer at a time)."""

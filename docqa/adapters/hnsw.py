@@ -49,14 +49,25 @@ class HnswIndex:
         """Load the saved index if it matches `fingerprint`, else rebuild it from `rows()`."""
         import hnswlib
 
-        if self._load_saved(fingerprint, hnswlib):
+        if self.load_saved(fingerprint, hnswlib):
             return
+        self.rebuild(fingerprint, rows)
+
+    def rebuild(
+        self,
+        fingerprint: Fingerprint,
+        rows: Callable[[], Iterable[tuple[Sequence[int], np.ndarray]]],
+    ) -> None:
+        """A new index holding `rows()` (the store's chunks, whose fingerprint is given)."""
+        import hnswlib
+
         self._new(hnswlib, max(1024, int(fingerprint[0] * 1.25)))
         for ids, vectors in rows():
             self.add(ids, vectors)
         self.rebuilt = True
 
-    def _load_saved(self, fingerprint: Fingerprint, hnswlib) -> bool:
+    def load_saved(self, fingerprint: Fingerprint, hnswlib) -> bool:
+        """Load the saved index if its sidecar says it was saved for `fingerprint`."""
         try:
             meta = json.loads(self.meta_path.read_text())
             if (
@@ -87,7 +98,7 @@ class HnswIndex:
         if self._index is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         self._index.save_index(str(tmp))
         os.replace(tmp, self.path)
         meta = {
@@ -96,7 +107,7 @@ class HnswIndex:
             "capacity": self._index.get_max_elements(),
             "space": "cosine",
         }
-        tmp_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        tmp_meta = self.meta_path.with_name(f"{self.meta_path.name}.{os.getpid()}.tmp")
         tmp_meta.write_text(json.dumps(meta))
         os.replace(tmp_meta, self.meta_path)
 
@@ -146,6 +157,18 @@ class HnswIndex:
 
     def __len__(self) -> int:
         return self._live
+
+    def live_ids(self) -> set[int]:
+        """Every label the index would return (those marked deleted left out)."""
+        index = self._require()
+        live = set()
+        for label in index.get_ids_list():
+            try:
+                index.get_items([label])
+            except RuntimeError:  # marked deleted
+                continue
+            live.add(int(label))
+        return live
 
     def _require(self):
         if self._index is None:

@@ -29,6 +29,28 @@ HomeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+WaitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="Seconds to wait while another ingest, docs rm or doctor --repair changes the "
+        "store, then exit 1 saying it is busy (default: wait until it is done; 0: never wait).",
+        show_default=False,
+    ),
+]
+
+
+def writing(config, wait: float | None):
+    """The store's write lock for a command that changes it, saying on stderr when it waits."""
+    from docqa.lock import write_lock
+
+    def waiting(holder: str) -> None:
+        err.print(f"[dim]waiting for {holder} to finish changing the store...[/dim]")
+
+    return write_lock(config.home, wait, waiting)
+
+
 EmbedderOpt = Annotated[
     Path | None,
     typer.Option(

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from docqa.cli.common import HomeOpt, JsonOpt, components, fail, guarded, out, settings
+from docqa.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    WaitOpt,
+    components,
+    fail,
+    guarded,
+    out,
+    settings,
+    writing,
+)
 
 app = typer.Typer(help="List or remove ingested documents.", no_args_is_help=True)
 
@@ -39,24 +49,27 @@ def rm_command(
     ],
     json_out: JsonOpt = False,
     home: HomeOpt = None,
+    wait: WaitOpt = None,
 ) -> None:
     """Remove a document (the file itself is not touched)."""
     from docqa import render
     from docqa.flows.ingest import remove_documents
 
-    comps = components(settings(home))
+    config = settings(home)
+    comps = components(config)
     try:
-        identity = comps.store.embedder()  # None: nothing was ever ingested
-        removed = (
-            []
-            if identity is None
-            else remove_documents(
-                path,
-                store=comps.store,
-                index=comps.new_index(identity.dimension),
-                dimension=identity.dimension,
+        with writing(config, wait):
+            identity = comps.store.embedder()  # None: nothing was ever ingested
+            removed = (
+                []
+                if identity is None
+                else remove_documents(
+                    path,
+                    store=comps.store,
+                    index=comps.new_index(identity.dimension),
+                    dimension=identity.dimension,
+                )
             )
-        )
     finally:
         comps.close()
     if not removed:

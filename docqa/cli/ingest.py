@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from docqa.cli.common import EmbedderOpt, HomeOpt, JsonOpt, components, err, guarded, out, settings
+from docqa.cli.common import (
+    EmbedderOpt,
+    HomeOpt,
+    JsonOpt,
+    WaitOpt,
+    components,
+    err,
+    guarded,
+    out,
+    settings,
+    writing,
+)
 
 
 class _RichProgress:
@@ -73,6 +84,7 @@ def ingest_command(
     json_out: JsonOpt = False,
     home: HomeOpt = None,
     embedder: EmbedderOpt = None,
+    wait: WaitOpt = None,
 ) -> None:
     """Add documents (.txt .md .rst .html .pdf) to the store; unchanged files are skipped.
 
@@ -83,34 +95,36 @@ def ingest_command(
     from docqa.flows.users import check_groups
 
     groups = check_groups(group) if group else None
-    comps = components(settings(home, embedder=embedder))
-    progress = _RichProgress() if err.is_terminal and not json_out else None
-    try:
-        report = ingest(
-            paths,
-            store=comps.store,
-            embedder=comps.document_embedder,
-            index=comps.new_index(),
-            max_tokens=comps.settings.chunk_tokens,
-            overlap=comps.settings.chunk_overlap,
-            prune=prune,
-            progress=progress,
-            groups=groups,
-        )
-        if progress:
-            progress.stop()
-            progress = None
-        query = comps.prepare_query_embedder()
-        if report.chunks_total:
-            # the sentences groundedness is calibrated against, for readers of public
-            # documents: built here (cached on disk) rather than during the next ask
-            from docqa.records import ANONYMOUS
+    config = settings(home, embedder=embedder)
+    comps = components(config)
+    with writing(config, wait):  # one writer at a time; a killed ingest releases it too
+        progress = _RichProgress() if err.is_terminal and not json_out else None
+        try:
+            report = ingest(
+                paths,
+                store=comps.store,
+                embedder=comps.document_embedder,
+                index=comps.new_index(),
+                max_tokens=comps.settings.chunk_tokens,
+                overlap=comps.settings.chunk_overlap,
+                prune=prune,
+                progress=progress,
+                groups=groups,
+            )
+            if progress:
+                progress.stop()
+                progress = None
+            query = comps.prepare_query_embedder()
+            if report.chunks_total:
+                # the sentences groundedness is calibrated against, for readers of public
+                # documents: built here (cached on disk) rather than during the next ask
+                from docqa.records import ANONYMOUS
 
-            comps.null_pool(ANONYMOUS)
-    finally:
-        if progress:
-            progress.stop()
-        comps.close()
+                comps.null_pool(ANONYMOUS)
+        finally:
+            if progress:
+                progress.stop()
+            comps.close()
     if json_out:
         print(render.dumps({**render.ingest_json(report), "query_embedder": _query_json(query)}))
     else:

@@ -28,6 +28,12 @@ class PrefixCache:
         self.hits = 0
         self.misses = 0
 
+    @staticmethod
+    def payload(data: bytes) -> bytes | None:
+        """A file's KV state if its header parses and its checksum holds, else None (whatever
+        model or prefix it is for)."""
+        return _check(data, None, None)
+
     def path_for(self, model_key: str, tokens: list[int]) -> Path:
         h = hashlib.sha256(model_key.encode())
         h.update(struct.pack(f"<{len(tokens)}i", *tokens))
@@ -92,7 +98,8 @@ class PrefixCache:
             p.unlink(missing_ok=True)
 
 
-def _check(data: bytes, model_key: str, tokens: list[int]) -> bytes | None:
+def _check(data: bytes, model_key: str | None, tokens: list[int] | None) -> bytes | None:
+    """The payload of a cache file, if it is one for `model_key` and `tokens` (None: any)."""
     try:
         if not data.startswith(MAGIC):
             return None
@@ -101,8 +108,8 @@ def _check(data: bytes, model_key: str, tokens: list[int]) -> bytes | None:
         header = json.loads(data[start : start + n])
         payload = data[start + n :]
         if (
-            header.get("model") != model_key
-            or header.get("n_tokens") != len(tokens)
+            (model_key is not None and header.get("model") != model_key)
+            or (tokens is not None and header.get("n_tokens") != len(tokens))
             or header.get("sha256") != hashlib.sha256(payload).hexdigest()
         ):
             return None

@@ -1,0 +1,111 @@
+"""`docqa doctor`: check that the store is consistent; `--repair` rebuilds what is derived."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from docqa.cli.common import (
+    EmbedderOpt,
+    HomeOpt,
+    JsonOpt,
+    WaitOpt,
+    components,
+    guarded,
+    out,
+    settings,
+    writing,
+)
+
+
+@guarded
+def doctor_command(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild what is derived from SQLite (vector index, full-text index, ONNX "
+            "export) and remove broken cache and temporary files. Documents and history are "
+            "never deleted.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+    wait: WaitOpt = None,
+) -> None:
+    """Check the store: index against SQLite, files gone, embedder, schema, cache files.
+
+    Exit code 0 when all is well, 1 when a problem remains (each one named).
+    """
+    import contextlib
+    import json
+
+    from docqa.flows.corpus import identity_of
+    from docqa.flows.doctor import diagnose, report_json
+
+    config = settings(home, embedder=embedder)
+    comps = components(config)
+    lock = writing(config, wait) if repair else contextlib.nullcontext()
+    try:
+        with lock:
+            checks = diagnose(
+                comps.store,
+                home=config.home,
+                cache_dir=config.cache_dir,
+                index=comps.new_index(_dimension(comps)),
+                embedder=_identity(comps, identity_of),
+                repair=repair,
+                reexport=_reexport(comps),
+            )
+    finally:
+        comps.close()
+    report = report_json(checks)
+    if json_out:
+        print(json.dumps(report))
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]" if check.ok else "[red]problem[/red]"
+            out.print(f"{check.name:<15} {mark}")
+            for line in check.repaired:
+                out.print(f"  [dim]repaired:[/dim] {escape(line)}")
+            for line in check.problems:
+                out.print(f"  {escape(line)}")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _dimension(comps) -> int:
+    recorded = comps.store.embedder()
+    return recorded.dimension if recorded is not None else comps.document_embedder.dimension
+
+
+def _identity(comps, identity_of):
+    from docqa.errors import ModelError
+
+    try:
+        return identity_of(comps.document_embedder)
+    except ModelError:
+        return None
+
+
+def _reexport(comps):
+    """Checks (and, asked to, makes) the ONNX export of a sentence-transformers embedder."""
+    from docqa.adapters.embedder import SentenceTransformerEmbedder
+    from docqa.adapters.onnx_embedder import find_export
+
+    source = comps.document_embedder
+    if comps.settings.query_embedder != "auto" or not isinstance(
+        source, SentenceTransformerEmbedder
+    ):
+        return None
+
+    def reexport(make: bool):
+        if make:
+            return comps.prepare_query_embedder()
+        found = find_export(source.path, comps.settings.cache_dir)
+        return found if found is not None else "none made yet"
+
+    return reexport

@@ -1,0 +1,254 @@
+"""`docqa doctor`: is the store consistent, and can what is derived be rebuilt?
+
+SQLite holds everything that cannot be made again (documents, chunks, their embeddings, users,
+the answer history). The hnswlib index, the full-text index, the KV cache, the ONNX export and
+the groundedness pools are derived from it and from the models. Each check names its
+problems; with `repair`, what is derived is rebuilt and broken cache files are removed.
+Nothing the user made is ever deleted: a file that is gone from disk is reported, and left
+to `docqa ingest --prune` or `docqa docs rm`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docqa.store import MIGRATIONS, EmbedderIdentity, Store
+
+_TMP = re.compile(r"\.\d+\.tmp(\.npz)?$|\.tmp\d+\.npz$")
+
+
+@dataclass
+class Check:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "problems": self.problems,
+            "repaired": self.repaired,
+        }
+
+
+def diagnose(
+    store: Store,
+    *,
+    home: Path,
+    cache_dir: Path,
+    index,
+    embedder: EmbedderIdentity | None,
+    repair: bool = False,
+    reexport=None,
+) -> list[Check]:
+    """Run every check; with `repair`, rebuild what is derived (the caller holds the write
+    lock). `index` is an unopened HnswIndex for the store; `embedder` the configured one
+    (None: not loadable); `reexport` makes the ONNX export again (or None)."""
+    checks = [
+        _schema(store),
+        _sqlite(store, repair),
+        _orphans(store, repair),
+        _embedder(store, embedder),
+        _index(store, index, repair),
+        _files(store),
+        _cache(home, cache_dir, repair),
+    ]
+    if reexport is not None:
+        checks.append(_query_embedder(reexport, repair))
+    return checks
+
+
+def _schema(store: Store) -> Check:
+    check = Check("schema")
+    rows = store.conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = 'docqa'"
+    ).fetchall()
+    applied = {r[0] for r in rows}
+    missing = [m for m in MIGRATIONS if m not in applied]
+    unknown = sorted(applied - set(MIGRATIONS))
+    if missing:
+        check.problems.append(f"migrations not applied: {', '.join(missing)}")
+    if unknown:
+        check.problems.append(
+            f"made by a newer docqa (migrations {', '.join(unknown)}): upgrade docqa"
+        )
+    return check
+
+
+def _sqlite(store: Store, repair: bool) -> Check:
+    import sqlite3
+
+    check = Check("sqlite")
+    result = store.conn.execute("PRAGMA integrity_check").fetchall()
+    if [r[0] for r in result] != ["ok"]:
+        check.problems += [f"integrity: {r[0]}" for r in result[:5]]
+    try:
+        store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as exc:
+        check.problems.append(f"full-text index out of step with the chunks: {exc}")
+        if repair:
+            with store.conn:
+                store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+            check.repaired.append("rebuilt the full-text index from the chunks")
+            check.problems.pop()
+    return check
+
+
+def _orphans(store: Store, repair: bool) -> Check:
+    check = Check("orphans")
+    conn = store.conn
+    orphan_chunks = conn.execute(
+        "SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)"
+    ).fetchone()[0]
+    orphan_groups = conn.execute(
+        "SELECT count(*) FROM document_groups WHERE document_id NOT IN (SELECT id FROM documents)"
+    ).fetchone()[0]
+    miscounted = conn.execute(
+        "SELECT count(*) FROM documents d WHERE n_chunks != "
+        "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)"
+    ).fetchone()[0]
+    found = [
+        (orphan_chunks, "chunks belong to no document"),
+        (orphan_groups, "group tags belong to no document"),
+        (miscounted, "documents have a wrong chunk count"),
+    ]
+    check.problems = [f"{n} {what}" for n, what in found if n]
+    if repair and check.problems:
+        with conn:
+            conn.execute("DELETE FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)")
+            conn.execute(
+                "DELETE FROM document_groups WHERE document_id NOT IN (SELECT id FROM documents)"
+            )
+            conn.execute(
+                "UPDATE documents SET n_chunks = "
+                "(SELECT count(*) FROM chunks c WHERE c.document_id = documents.id)"
+            )
+        check.repaired, check.problems = [f"fixed: {p}" for p in check.problems], []
+    return check
+
+
+def _embedder(store: Store, configured: EmbedderIdentity | None) -> Check:
+    check = Check("embedder")
+    recorded = store.embedder()
+    if recorded is None:
+        return check
+    if configured is not None and configured != recorded:
+        check.problems.append(
+            f"the store was built with {recorded}, the configured embedder is {configured}: "
+            "use the same --embedder, or ingest into a new --home"
+        )
+    bad = store.conn.execute(
+        "SELECT count(*) FROM chunks WHERE length(embedding) != ?", (4 * recorded.dimension,)
+    ).fetchone()[0]
+    if bad:
+        check.problems.append(
+            f"{bad} chunks have an embedding that is not {recorded.dimension}-d: re-ingest them"
+        )
+    return check
+
+
+def _index(store: Store, index, repair: bool) -> Check:
+    """The vector index must hold exactly the store's chunk ids, under a matching fingerprint."""
+    check = Check("index")
+    recorded = store.embedder()
+    if recorded is None:
+        return check
+    with store.snapshot():
+        fingerprint = store.fingerprint()
+        ids = {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
+    import hnswlib
+
+    problems = []
+    if not index.path.exists():
+        problems.append(f"{index.path} is missing")
+    elif not index.load_saved(fingerprint, hnswlib):
+        problems.append(f"{index.path} does not match the store (stale, from another state)")
+    else:
+        live = index.live_ids()
+        if live != ids:
+            problems.append(
+                f"index and store disagree: {len(ids - live)} chunks not in the index, "
+                f"{len(live - ids)} index entries with no chunk"
+            )
+    if problems and repair:
+        index.rebuild(fingerprint, lambda: store.iter_embeddings(recorded.dimension))
+        index.save(fingerprint)
+        rebuilt = index.live_ids()
+        if rebuilt == ids:
+            check.repaired.append(f"rebuilt the index from SQLite ({len(ids)} chunks)")
+            problems = []
+        else:
+            problems.append("the rebuilt index still disagrees with the store")
+    check.problems = problems
+    return check
+
+
+def _files(store: Store) -> Check:
+    check = Check("files")
+    for doc in store.documents():
+        try:
+            st = os.stat(doc.path)
+        except OSError:
+            check.problems.append(
+                f"{doc.path} is gone (`docqa ingest --prune` or `docqa docs rm` removes it)"
+            )
+            continue
+        if st.st_size != doc.size:
+            check.problems.append(f"{doc.path} changed since it was ingested (ingest it again)")
+    return check
+
+
+def _cache(home: Path, cache_dir: Path, repair: bool) -> Check:
+    """Left-over temporary files of killed processes, and KV files that fail their own
+    checksum (they would be refused and rebuilt on use anyway, but take space)."""
+    from docqa.guide.kvcache import MAGIC, PrefixCache
+
+    check = Check("cache")
+    leftovers = [p for p in [*home.glob("*"), *cache_dir.rglob("*")] if _TMP.search(p.name)]
+    broken = []
+    for path in cache_dir.glob("*.kv") if cache_dir.is_dir() else ():
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if not data.startswith(MAGIC) or PrefixCache.payload(data) is None:
+            broken.append(path)
+    if leftovers:
+        check.problems.append(
+            f"{len(leftovers)} temporary files left by interrupted runs: "
+            + ", ".join(p.name for p in leftovers[:5])
+        )
+    if broken:
+        check.problems.append(f"{len(broken)} KV cache files fail their checksum")
+    if repair and (leftovers or broken):
+        for path in [*leftovers, *broken]:
+            path.unlink(missing_ok=True)
+        check.repaired.append(f"removed {len(leftovers) + len(broken)} files")
+        check.problems = []
+    return check
+
+
+def _query_embedder(reexport, repair: bool) -> Check:
+    """The ONNX export questions are embedded with: present and verified."""
+    check = Check("query embedder")
+    state = reexport(False)
+    if isinstance(state, str):
+        check.problems.append(f"no verified ONNX export ({state}): questions load torch")
+        if repair:
+            made = reexport(True)
+            if not isinstance(made, str):
+                check.repaired.append(f"exported again (cosine {made.min_cosine:.6f})")
+                check.problems = []
+    return check
+
+
+def report_json(checks: list[Check]) -> dict:
+    return {"ok": all(c.ok for c in checks), "checks": [c.as_json() for c in checks]}
