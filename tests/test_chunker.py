@@ -121,3 +121,32 @@ def test_property_limits_and_line_coverage(paragraphs, max_tokens, overlap):
         assert c.text.strip()
     wanted = {b.line_start for b in blocks if tok.offsets([b.text])[0]}
     assert wanted <= _covered_lines(chunks)
+
+
+def test_a_block_longer_than_a_segment_is_cut_at_whitespace_and_keeps_every_word(
+    minilm_tokenizer,
+):
+    """A text with no line break (a 50 MB log line, say) is cut into segments before it is
+    tokenized; every character still lands in a chunk, in order, and no chunk exceeds the
+    window (token windows may cut inside a word, as they do in any over-long sentence)."""
+    from docqa.ingest.chunker import SEGMENT_CHARS
+
+    words = [f"w{i}" for i in range(3 * SEGMENT_CHARS // 5)]
+    line = " ".join(words)
+    assert len(line) > 2 * SEGMENT_CHARS
+    doc = LoadedDocument(path="/l.txt", format="text", title=None, blocks=(Block(line, 7, 7),))
+    chunks = chunk_document(doc, minilm_tokenizer, max_tokens=256, overlap=0)
+    assert all(c.n_tokens + minilm_tokenizer.specials <= 256 for c in chunks)
+    assert "".join(c.text for c in chunks).replace(" ", "") == "".join(words)
+    assert {(c.line_start, c.line_end) for c in chunks} == {(7, 7)}
+
+
+def test_line_numbers_inside_a_long_multi_line_block(minilm_tokenizer):
+    lines = [f"line {i} says something about topic {i % 7}." for i in range(4000)]
+    block = Block("\n".join(lines), 10, 10 + len(lines) - 1)
+    doc = LoadedDocument(path="/m.txt", format="text", title=None, blocks=(block,))
+    chunks = chunk_document(doc, minilm_tokenizer, max_tokens=256, overlap=0)
+    for c in chunks:
+        first = int(c.text.split()[1])
+        last = int(c.text.split("\n")[-1].split()[1])
+        assert (c.line_start, c.line_end) == (10 + first, 10 + last)

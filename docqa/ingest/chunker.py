@@ -9,6 +9,7 @@ PDF chunks never span pages, so the page of a citation is exact.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,23 +53,53 @@ def chunk_document(
     return _finish(_pack(pieces, tokenizer, budget, overlap), tokenizer, budget)
 
 
+# A block longer than this many characters (a 50 MB file with no line break, say) is cut at
+# whitespace into segments of about this size before it is tokenized, so the memory and time
+# chunking takes stay proportional to the text, never to its longest line.
+SEGMENT_CHARS = 50_000
+
+
 def _pieces(blocks: Sequence[Block], tokenizer: Tokenizer, budget: int) -> list[_Piece]:
     """Blocks as pieces no bigger than the budget, numbered by section."""
-    counts = [len(o) for o in tokenizer.offsets([b.text for b in blocks])] if blocks else []
+    small = [b.text for b in blocks if len(b.text) <= SEGMENT_CHARS]
+    counts = iter([len(o) for o in tokenizer.offsets(small)] if small else [])
     pieces: list[_Piece] = []
     section, last_page = 0, None
-    for block, count in zip(blocks, counts, strict=True):
+    for block in blocks:
         if block.is_heading or (block.page is not None and block.page != last_page):
             section += 1
         last_page = block.page
+        lines = _Lines(block)
+        if len(block.text) > SEGMENT_CHARS:
+            for offset, segment in _segments(block.text):
+                for start, text, n in _split(segment, tokenizer, budget):
+                    pieces.append(lines.piece(text, offset + start, n, section))
+            continue
+        count = next(counts)
         if count == 0:
             continue
         if count <= budget:
-            pieces.append(_piece(block, block.text, 0, count, section))
+            pieces.append(lines.piece(block.text, 0, count, section))
             continue
         for start, text, n in _split(block.text, tokenizer, budget):
-            pieces.append(_piece(block, text, start, n, section))
+            pieces.append(lines.piece(text, start, n, section))
     return pieces
+
+
+def _segments(text: str, size: int = SEGMENT_CHARS):
+    """(offset, segment) cuts of a long text, each at most `size` characters, ending at a line
+    break or else a space where there is one."""
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind("\n", start, end)  # a line break, else a space
+            if cut <= start:
+                cut = text.rfind(" ", start, end)
+            if cut > start:
+                end = cut + 1
+        yield start, text[start:end]
+        start = end
 
 
 def _split(text: str, tokenizer: Tokenizer, budget: int) -> list[tuple[int, str, int]]:
@@ -102,18 +133,30 @@ def _split(text: str, tokenizer: Tokenizer, budget: int) -> list[tuple[int, str,
     return [(a, t.strip(), n) for a, t, n in parts if t.strip()]
 
 
-def _piece(block: Block, text: str, offset: int, tokens: int, section: int) -> _Piece:
-    line_start = line_end = None
-    if block.line_start is not None and "\n" not in block.text:
-        # flattened text (HTML paragraphs): its lines are the block's, not countable inside
-        line_start, line_end = block.line_start, block.line_end
-    elif block.line_start is not None:
-        line_start = block.line_start + block.text.count("\n", 0, offset)
-        line_end = min(
-            line_start + text.count("\n"),
-            block.line_end if block.line_end is not None else line_start + text.count("\n"),
-        )
-    return _Piece(text, tokens, line_start, line_end, block.page, block.heading, section)
+class _Lines:
+    """Line numbers of a block's pieces, from a table of where its line breaks are (worked
+    out once per block: counting from the start for every piece is quadratic)."""
+
+    def __init__(self, block: Block):
+        self.block = block
+        self.flat = "\n" not in block.text
+        self._breaks: list[int] | None = None
+
+    def piece(self, text: str, offset: int, tokens: int, section: int) -> _Piece:
+        block = self.block
+        line_start = line_end = None
+        if block.line_start is not None and self.flat:
+            # flattened text (HTML paragraphs): its lines are the block's, not countable inside
+            line_start, line_end = block.line_start, block.line_end
+        elif block.line_start is not None:
+            if self._breaks is None:
+                self._breaks = [m.start() for m in re.finditer("\n", block.text)]
+            line_start = block.line_start + bisect.bisect_left(self._breaks, offset)
+            line_end = min(
+                line_start + text.count("\n"),
+                block.line_end if block.line_end is not None else line_start + text.count("\n"),
+            )
+        return _Piece(text, tokens, line_start, line_end, block.page, block.heading, section)
 
 
 def _pack(
