@@ -32,6 +32,7 @@ class Settings:
     k: int = 5
     chunk_tokens: int = 256  # hard limit, the embedder's window (special tokens included)
     chunk_overlap: int = 32
+    max_file_mb: float = 100.0  # larger files are refused (each named) instead of read whole
     n_ctx: int = 4096
     threads: int | None = None  # None: all cores
     template: str = "qa"

@@ -65,6 +65,7 @@ def hostile_corpus(root) -> dict[str, bytes | None]:
         "dir-loop": None,
         "folder.md": None,
         "unreadable.txt": None,
+        "big-200mb.txt": None,
     }
 
 
@@ -81,6 +82,8 @@ def make(root) -> dict[str, bytes | None]:
     (root / "folder.md" / "inside.txt").write_bytes(b"A file inside a folder named like a file.\n")
     (root / "unreadable.txt").write_bytes(b"secret")
     (root / "unreadable.txt").chmod(0)
+    with open(root / "big-200mb.txt", "wb") as fh:  # sparse: 200 MB that take no disk
+        fh.truncate(200_000_000)
     return corpus
 
 
@@ -114,6 +117,7 @@ def test_every_hostile_input_gets_its_own_result_and_the_good_files_are_stored(
         "deep.html": "cannot parse HTML: Excessive depth in document",
         "script-only.html": "no text found in the file",
         "dangling.txt": "file not found (or a broken symbolic link)",
+        "big-200mb.txt": "file of 200 MB is over the 100 MB limit (max_file_mb in docqa.toml)",
         # text must be UTF-8 (UTF-16 and UTF-8 with a byte order mark are recognised)
         "invalid-utf8.txt": "not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8",
         "latin1.txt": "not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8",
@@ -170,3 +174,22 @@ def test_template_syntax_in_documents_and_questions_is_only_data(fakes, tmp_path
     assert question in prompt
     assert TEMPLATE_TEXT in prompt or ESCAPE_TEXT in prompt
     assert "loop" * 3 not in prompt and "<class" not in prompt
+
+
+def test_the_size_limit_comes_from_docqa_toml_and_refuses_without_reading(
+    fakes, tmp_path, docqa_home
+):
+    docqa_home.mkdir(parents=True, exist_ok=True)
+    (docqa_home / "docqa.toml").write_text("max_file_mb = 0.002\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "small.txt").write_text("A small file that fits.\n")
+    (docs / "large.txt").write_text("A larger file. " * 300)  # 4,500 bytes
+    summary = json.loads(invoke("ingest", docs, "--json").stdout)
+    assert summary["added"] == 1
+    assert summary["failed"] == [
+        {
+            "path": str(docs / "large.txt"),
+            "reason": "file of 0.0045 MB is over the 0.002 MB limit (max_file_mb in docqa.toml)",
+        }
+    ]

@@ -110,6 +110,7 @@ def ingest_command(
                 prune=prune,
                 progress=progress,
                 groups=groups,
+                max_bytes=int(comps.settings.max_file_mb * 1e6),
             )
             if progress:
                 progress.stop()

@@ -101,10 +101,12 @@ def ingest(
     batch_chunks: int = 512,
     progress: IngestProgress | None = None,
     groups: Sequence[str] | None = None,
+    max_bytes: int | None = None,
 ) -> IngestReport:
-    """Add, update or skip each file found under `paths`. `groups` restricts the documents
-    to those groups' members (also for unchanged files); None leaves stored documents' groups
-    as they are and makes new ones public."""
+    """Add, update or skip each file found under `paths`; a file over `max_bytes` fails
+    without being read. `groups` restricts the documents to those groups' members (also for
+    unchanged files); None leaves stored documents' groups as they are and makes new ones
+    public."""
     started = time.perf_counter()
     progress = progress or _Silent()
     report = IngestReport()
@@ -117,7 +119,10 @@ def ingest(
     progress.begin(len(files))
     pending: list[_Pending] = []
     pending_chunks = 0
-    for item in _prepare(files, store, embedder, max_tokens, overlap, report, progress, groups):
+    prepared = _prepare(
+        files, store, embedder, max_tokens, overlap, report, progress, groups, max_bytes
+    )
+    for item in prepared:
         pending.append(item)
         pending_chunks += len(item.chunks)
         if pending_chunks >= batch_chunks:
@@ -145,12 +150,13 @@ def _prepare(
     report: IngestReport,
     progress: IngestProgress,
     groups: Sequence[str] | None,
+    max_bytes: int | None = None,
 ) -> Iterator[_Pending]:
     """Read, hash, load and chunk each file; unchanged files and failures end here."""
     for file in files:
         key = os.path.abspath(file)
         try:
-            data = read_bytes(file)
+            data = read_bytes(file, max_bytes)
             sha = hashlib.sha256(data).hexdigest()
             known = store.document(key)
             if known is not None and known.sha256 == sha:

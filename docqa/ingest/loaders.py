@@ -50,8 +50,15 @@ def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
     return LoadedDocument(path=str(path), format=fmt, title=title, blocks=tuple(blocks))
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     try:
+        if max_bytes is not None:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise LoaderError(
+                    f"file of {size / 1e6:.3g} MB is over the {max_bytes / 1e6:g} MB limit "
+                    "(max_file_mb in docqa.toml)"
+                )
         return path.read_bytes()
     except PermissionError:
         raise LoaderError("permission denied") from None
