@@ -99,10 +99,16 @@ def bench_decode(model: Path, n: int, repeats: int) -> tuple[list[str], dict[str
     llm = LlamaCppLLM(model, n_ctx=2048)
     llm.load()
     _decode_rate(llm, "llguidance", 8)  # build the tokenizer and tables before timing
-    rates: dict[str, list[float]] = {"free": [], "llguidance": [], "gbnf": []}
+    # llama-cpp-python's own default: half the cores (docqa uses them all)
+    half = LlamaCppLLM(model, n_ctx=2048, threads=max(1, (os.cpu_count() or 2) // 2))
+    half.load()
+    rates: dict[str, list[float]] = {"free": [], "llguidance": [], "gbnf": [], "half": []}
     for _ in range(repeats):
         for kind in rates:
-            rates[kind].append(_decode_rate(llm, kind, n))
+            if kind == "half":
+                rates[kind].append(_decode_rate(half, "free", n))
+            else:
+                rates[kind].append(_decode_rate(llm, kind, n))
     free = statistics.median(rates["free"])
     rows = [
         "| decoding | tokens/s (median) | vs free |",
@@ -112,6 +118,8 @@ def bench_decode(model: Path, n: int, repeats: int) -> tuple[list[str], dict[str
         "free": "free text (no constraint)",
         "llguidance": "JSON schema, docqa (llguidance masks)",
         "gbnf": "JSON schema, llama-cpp-python `grammar=` (GBNF)",
+        "half": f"free text on {half.engine.threads} thread(s), llama-cpp-python's default "
+        f"(docqa decodes on {llm.engine.threads or os.cpu_count()})",
     }
     for kind, values in rates.items():
         med = statistics.median(values)
@@ -217,6 +225,9 @@ def summary(decode: dict[str, float], prefix: dict, turns: list[dict]) -> list[s
         f"{free:.1f} | {decode['llguidance']:.1f} | {decode['llguidance'] / free:.2f}x |",
         f"| decoding, tokens/s: free text / JSON schema with llama.cpp GBNF `grammar=` | "
         f"{free:.1f} | {decode['gbnf']:.1f} | {decode['gbnf'] / free:.2f}x |",
+        f"| decoding, tokens/s: llama-cpp-python's default threads (half the cores) / docqa's "
+        f"(all of them) | {decode['half']:.1f} | {free:.1f} | "
+        f"{free / decode['half']:.2f}x faster |",
         f"| a {prefix['tokens']}-token static prefix in a new process, s: prefilled (cold) / "
         f"restored from the KV cache (warm) | {prefix['cold']:.3f} | {prefix['warm']:.4f} | "
         f"{prefix['cold'] / prefix['warm']:.0f}x faster |",

@@ -110,12 +110,15 @@ class Components:
             open_index(self.store, index, self.embedder.dimension, save=free)
         return index
 
-    def null_pool(self, profile=None):
+    def null_pool(self, profile=None, embedder=None):
         """The unrelated sentences groundedness is calibrated against, from the documents the
-        profile may read (cached on disk)."""
+        profile may read (cached on disk); embedded with `embedder` (default: the question
+        embedder; ingest passes the model it has loaded, so no second one is loaded)."""
         from docqa.monitor.groundedness import pool_from_store
 
-        return pool_from_store(self.store, self.embedder, self.settings.cache_dir, profile)
+        return pool_from_store(
+            self.store, embedder or self.embedder, self.settings.cache_dir, profile
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -39,17 +39,31 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
+def _lock_file(home: Path) -> Iterator[tuple[int, Path]]:
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        yield fd, path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _claim(fd: int) -> None:
+    """Say who holds the lock (the message a waiting writer shows)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+
+
+@contextlib.contextmanager
 def write_lock(
     home: Path, wait: float | None = None, waiting: Callable[[str], None] | None = None
 ) -> Iterator[None]:
     """Hold the store's write lock. `wait`: seconds to wait for it (None: as long as it takes);
     `waiting` is told once, with who holds it, when the wait begins. Raises StoreBusyError
     when the wait runs out."""
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with _lock_file(home) as (fd, path):
         if not _try(fd):
             holder = _holder(path)
             if waiting is not None and wait != 0:
@@ -62,25 +76,15 @@ def write_lock(
                         "(ingest, docs rm or doctor --repair); try again when it is done"
                     )
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _claim(fd)
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
 def try_write_lock(home: Path) -> Iterator[bool]:
     """The write lock if it is free right now (True), else nothing (False); never waits."""
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with _lock_file(home) as (fd, _):
         got = _try(fd)
         if got:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _claim(fd)
         yield got
-    finally:
-        os.close(fd)

@@ -118,10 +118,12 @@ def ingest_command(
             query = comps.prepare_query_embedder()
             if report.chunks_total:
                 # the sentences groundedness is calibrated against, for readers of public
-                # documents: built here (cached on disk) rather than during the next ask
+                # documents: built here (cached on disk) rather than during the next ask, with
+                # the model this run loaded to embed chunks, if it did
                 from docqa.records import ANONYMOUS
 
-                comps.null_pool(ANONYMOUS)
+                loaded = comps.document_embedder if report.chunks_added else None
+                comps.null_pool(ANONYMOUS, loaded)
         finally:
             if progress:
                 progress.stop()

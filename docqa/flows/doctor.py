@@ -209,7 +209,7 @@ def _files(store: Store) -> Check:
 def _cache(home: Path, cache_dir: Path, repair: bool) -> Check:
     """Left-over temporary files of killed processes, and KV files that fail their own
     checksum (they would be refused and rebuilt on use anyway, but take space)."""
-    from docqa.guide.kvcache import MAGIC, PrefixCache
+    from docqa.guide.kvcache import PrefixCache
 
     check = Check("cache")
     leftovers = [p for p in [*home.glob("*"), *cache_dir.rglob("*")] if _TMP.search(p.name)]
@@ -219,7 +219,7 @@ def _cache(home: Path, cache_dir: Path, repair: bool) -> Check:
             data = path.read_bytes()
         except OSError:
             continue
-        if not data.startswith(MAGIC) or PrefixCache.payload(data) is None:
+        if PrefixCache.payload(data) is None:
             broken.append(path)
     if leftovers:
         check.problems.append(

@@ -57,7 +57,7 @@ class LlamaEngine:
             from llama_cpp import Llama
 
             # llama-cpp-python decodes on half the cores by default: on 2 cores that is one
-            # thread, ~1.35x slower per token than two (bench/generate.py)
+            # thread (bench/generate.py measures both)
             threads = self.threads or _usable_cores()
             self._llm = Llama(
                 model_path=str(self.path),
