@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.errors import TemplateError
+from docqa.errors import TemplateError, UsageError
 from docqa.guide.program import Program
 from docqa.guide.slots import Slot, make_slot
 from tests.fakes import FakeLLM
@@ -92,7 +92,8 @@ def test_template_mistakes_are_clear_errors(source, message):
 
 
 def test_reserved_variable_names_are_refused():
-    with pytest.raises(TemplateError, match="reserved"):
+    """Variables come from the caller (`docqa run --var`): a reserved name is a usage error."""
+    with pytest.raises(UsageError, match="reserved"):
         run("{{ gen('x') }}", gen="shadow")
 
 

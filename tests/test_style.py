@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 
-ruff = shutil.which("ruff")
+# the venv's own ruff, also when the venv is not activated
+ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
 
 
 @pytest.mark.skipif(ruff is None, reason="ruff is installed with the test extra")

@@ -16,10 +16,22 @@ from docqa.store import Store
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of top ranks
 
 
+MAX_QUESTION_CHARS = 4000  # a question, not a document: long text belongs in `docqa ingest`
+# C0 and C1 control characters (NUL, ESC, BEL, DEL, ...): a question is printable text
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
+
+
 def clean_question(question: str) -> str:
-    question = " ".join(question.split())
+    """The question as the flows use it: control characters (terminal escapes, NULs) become
+    spaces and runs of white space one space. Empty or overlong questions are usage errors."""
+    question = " ".join(question.translate(_CONTROLS).split())
     if not question:
         raise UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"the question is {len(question):,} characters; the limit is "
+            f"{MAX_QUESTION_CHARS:,} (put long text in a document and ingest it)"
+        )
     return question
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from docqa.errors import DocqaError, GenerationError, TemplateError
+from docqa.errors import DocqaError, GenerationError, TemplateError, UsageError
 from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot, make_slot
 
@@ -239,9 +239,7 @@ class Program:
         }
         reserved = functions.keys() & variables.keys()
         if reserved:
-            raise TemplateError(
-                f"variable names reserved by templates: {', '.join(sorted(reserved))}"
-            )
+            raise UsageError(f"variable names reserved by templates: {', '.join(sorted(reserved))}")
         context = {**variables, **functions}
         try:
             for piece in self._template.generate(context):
@@ -251,6 +249,8 @@ class Program:
         except JinjaError as exc:
             where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
             raise TemplateError(f"template {self.label}{where}: {exc.message or exc}") from exc
+        except RecursionError:
+            raise TemplateError(f"template {self.label}: it calls itself without end") from None
         except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
             message = str(exc).replace("_Run.", "")
             raise TemplateError(f"template {self.label}: {message}") from exc

@@ -7,7 +7,9 @@ grammar (Lark syntax); free-text slots have none and cost no masking at all.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from docqa.errors import TemplateError
 
@@ -126,7 +128,7 @@ def make_slot(
         max_tokens = 256 if schema_json else 64
         if choices:
             max_tokens = max(8, max(len(c) for c in choices) + 2)
-    return Slot(
+    slot = Slot(
         name=name,
         max_tokens=int(max_tokens),
         stop=tuple(stop or ()),
@@ -136,3 +138,25 @@ def make_slot(
         temperature=float(temperature),
         beams=int(beams),
     )
+    _check_grammar(slot)
+    return slot
+
+
+@lru_cache(maxsize=256)  # beam search runs a template again per beam: check each slot once
+def _check_grammar(slot: Slot) -> None:
+    """Refuse a regex or schema the constraint engine cannot compile, when the template
+    runs, before any model is asked (llguidance's regexes are Rust's: no look-around, no
+    backreferences)."""
+    grammar = slot.grammar()
+    if grammar is None:
+        return
+    from llguidance import LLMatcher
+
+    error = LLMatcher.validate_grammar(grammar)
+    if error:
+        # "at 1(8): invalid regex "(" (in regex): regex parse error: ... error: unclosed group"
+        lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+        reason = next((ln[7:] for ln in lines if ln.startswith("error: ")), lines[0])
+        reason = re.sub(r"^at \d+\(\d+\): ", "", reason)
+        what = "regex" if slot.regex is not None else slot.kind
+        raise TemplateError(f"slot {slot.name!r}: the {what} cannot be used: {reason}")
