@@ -101,6 +101,18 @@ def test_orphans_broken_cache_files_and_leftovers_are_repaired(ingested, docqa_h
     assert code == 0 and report["ok"] is True
 
 
+def test_index_files_of_earlier_states_are_found_and_removed(ingested, docqa_home):
+    """A process killed between saving an index and removing the previous one leaves a
+    data file no manifest names."""
+    stale = docqa_home / "index.hnsw.0123456789ab"
+    stale.write_bytes(b"an index of an earlier state")
+    code, report = doctor()
+    assert code == 1 and problems(report) == {"index": ["1 index files of earlier states are left"]}
+    code, report = doctor("--repair")
+    assert code == 0 and not stale.exists()
+    assert invoke("search", "Eiffel Tower", "--json").exit_code == 0
+
+
 def test_repair_waits_for_the_write_lock(ingested, docqa_home):
     from docqa.lock import write_lock
 

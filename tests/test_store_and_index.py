@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -139,13 +141,50 @@ def test_index_rebuilds_when_the_store_moved_on(tmp_path):
     assert stale.query(vecs[4], 1)[0][0] == 5
 
 
+def test_a_manifest_never_pairs_with_another_states_data(tmp_path):
+    """Data files are named by the state they hold and the manifest is replaced last: a
+    reader holding the previous manifest finds that state's data or none (and rebuilds),
+    never the new data under the old fingerprint; earlier data files are removed."""
+    vecs = _vectors(4)
+    index = HnswIndex(tmp_path / "i.hnsw", 8)
+    index.open((0, 0, 0), lambda: [])
+    index.add([1, 2, 3], vecs[:3])
+    index.save((3, 6, 3))
+    manifest_before = json.loads(index.meta_path.read_text())
+    index.add([4], vecs[3:])
+    index.save((4, 10, 4))
+    manifest_after = json.loads(index.meta_path.read_text())
+    assert manifest_before["file"] != manifest_after["file"]
+    assert not (tmp_path / manifest_before["file"]).exists()
+    assert [p.name for p in index.data_files()] == [manifest_after["file"]]
+    reader = HnswIndex(tmp_path / "i.hnsw", 8)
+    reader.open((3, 6, 3), lambda: [([1, 2, 3], vecs[:3])])  # its snapshot predates the save
+    assert reader.rebuilt and reader.live_ids() == {1, 2, 3}
+
+
+def test_an_index_saved_before_data_files_had_names_still_loads(tmp_path):
+    vecs = _vectors(3)
+    index = HnswIndex(tmp_path / "i.hnsw", 8)
+    index.open((0, 0, 0), lambda: [])
+    index.add([1, 2, 3], vecs)
+    index.save((3, 6, 3))
+    meta = json.loads(index.meta_path.read_text())
+    index.data_path((3, 6, 3)).rename(tmp_path / "i.hnsw")  # the old layout
+    index.meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "file"}))
+    again = HnswIndex(tmp_path / "i.hnsw", 8)
+    again.open((3, 6, 3), lambda: pytest.fail("the old layout must load"))
+    assert again.live_ids() == {1, 2, 3}
+    again.save((3, 6, 3))
+    assert [p.name for p in again.data_files()] == [again.data_path((3, 6, 3)).name]
+
+
 def test_corrupt_index_file_is_rebuilt(tmp_path):
     vecs = _vectors(3)
     index = HnswIndex(tmp_path / "i.hnsw", 8)
     index.open((0, 0, 0), lambda: [])
     index.add([1, 2, 3], vecs)
     index.save((3, 6, 3))
-    (tmp_path / "i.hnsw").write_bytes(b"garbage")
+    index.data_path((3, 6, 3)).write_bytes(b"garbage")
     again = HnswIndex(tmp_path / "i.hnsw", 8)
     again.open((3, 6, 3), lambda: [([1, 2, 3], vecs)])
     assert again.rebuilt and again.query(vecs[1], 1)[0][0] == 2

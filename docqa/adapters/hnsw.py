@@ -1,21 +1,31 @@
 """The hnswlib vector index: a derived cache of the embeddings kept in SQLite.
 
-The index file is written atomically beside a small JSON sidecar holding the fingerprint of
-the chunk set it was built from (count, sum and max of chunk ids). When the fingerprint does
-not match the store's, e.g. after a crash mid-ingest, the index is rebuilt from SQLite,
-which needs no re-embedding.
+The index is saved as a data file named by the fingerprint of the chunk set it holds
+(count, sum and max of chunk ids: `index.hnsw.<hash>`) and a small JSON manifest
+(`index.hnsw.json`) naming the current one; each is written atomically, the manifest last, so
+a reader always pairs a manifest with the data it describes, even while a writer saves. When
+the fingerprint does not match the store's, e.g. after a crash mid-ingest, the index is
+rebuilt from SQLite, which needs no re-embedding.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 Fingerprint = tuple[int, int, int]  # (count, sum of ids, max id)
+
+
+def data_name(base: str, fingerprint: Fingerprint) -> str:
+    """The data file's name for an index of `fingerprint`'s chunks."""
+    digest = hashlib.sha256(json.dumps(list(fingerprint)).encode()).hexdigest()[:12]
+    return f"{base}.{digest}"
 
 
 class HnswIndex:
@@ -39,6 +49,7 @@ class HnswIndex:
         self._index = None
         self._live = 0
         self.rebuilt = False  # whether the last open() had to rebuild from the store
+        self.loaded_from: Path | None = None  # the data file load_saved() read
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(
@@ -75,13 +86,16 @@ class HnswIndex:
                 or meta["dimension"] != self.dimension
             ):
                 return False
+            # "file" is absent in manifests written before data files were named by fingerprint
+            data = self.path.with_name(meta.get("file", self.path.name))
             index = hnswlib.Index(space="cosine", dim=self.dimension)
-            index.load_index(str(self.path), max_elements=int(meta["capacity"]))
+            index.load_index(str(data), max_elements=int(meta["capacity"]))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return False  # missing, stale or corrupt: rebuild
         index.set_ef(self.ef_search)
         self._index = index
         self._live = int(fingerprint[0])
+        self.loaded_from = data
         return True
 
     def _new(self, hnswlib, capacity: int) -> None:
@@ -93,15 +107,23 @@ class HnswIndex:
         self._index = index
         self._live = 0
 
+    def data_path(self, fingerprint: Fingerprint) -> Path:
+        return self.path.with_name(data_name(self.path.name, fingerprint))
+
     def save(self, fingerprint: Fingerprint) -> None:
-        """Write index then sidecar, each atomically; a crash between them means a rebuild."""
+        """Write the data file, then the manifest naming it (each atomically), then remove
+        the data files of earlier states. A reader that read the old manifest still loads the
+        old data (or, if it is gone already, rebuilds); a crash between the two writes leaves
+        the old manifest, and a rebuild."""
         if self._index is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.data_path(fingerprint)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         self._index.save_index(str(tmp))
-        os.replace(tmp, self.path)
+        os.replace(tmp, data)
         meta = {
+            "file": data.name,
             "fingerprint": list(fingerprint),
             "dimension": self.dimension,
             "capacity": self._index.get_max_elements(),
@@ -110,6 +132,16 @@ class HnswIndex:
         tmp_meta = self.meta_path.with_name(f"{self.meta_path.name}.{os.getpid()}.tmp")
         tmp_meta.write_text(json.dumps(meta))
         os.replace(tmp_meta, self.meta_path)
+        for old in self.data_files():
+            if old != data:
+                old.unlink(missing_ok=True)
+
+    def data_files(self) -> list[Path]:
+        """Saved data files in the folder: the current one and any a crash left behind."""
+        pattern = re.compile(re.escape(self.path.name) + r"(\.[0-9a-f]{12})?")
+        if not self.path.parent.is_dir():
+            return []
+        return [p for p in self.path.parent.iterdir() if pattern.fullmatch(p.name)]
 
     # -- contents --------------------------------------------------------------------------
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:

@@ -167,8 +167,8 @@ def _index(store: Store, index, repair: bool) -> Check:
     import hnswlib
 
     problems = []
-    if not index.path.exists():
-        problems.append(f"{index.path} is missing")
+    if not index.meta_path.exists():
+        problems.append(f"{index.meta_path} is missing")
     elif not index.load_saved(fingerprint, hnswlib):
         problems.append(f"{index.path} does not match the store (stale, from another state)")
     else:
@@ -178,6 +178,14 @@ def _index(store: Store, index, repair: bool) -> Check:
                 f"index and store disagree: {len(ids - live)} chunks not in the index, "
                 f"{len(live - ids)} index entries with no chunk"
             )
+        old = [p for p in index.data_files() if p != index.loaded_from]
+        if old:
+            problems.append(f"{len(old)} index files of earlier states are left")
+            if repair:
+                for path in old:
+                    path.unlink(missing_ok=True)
+                check.repaired.append(f"removed {len(old)} old index files")
+                problems = problems[:-1]
     if problems and repair:
         index.rebuild(fingerprint, lambda: store.iter_embeddings(recorded.dimension))
         index.save(fingerprint)
