@@ -79,6 +79,8 @@ class Components:
 
     @cached_property
     def llm(self) -> LLM:
+        if self.settings.llm_url:
+            return self.remote_llm()
         from docqa.adapters.llama import LlamaCppLLM
 
         return LlamaCppLLM(
@@ -86,6 +88,38 @@ class Components:
             n_ctx=self.settings.n_ctx,
             threads=self.settings.threads,
             cache_dir=self.settings.cache_dir,
+            forcing=self.settings.grammar_forcing,
+        )
+
+    def remote_llm(self):
+        """The model behind settings.llm_url. Its chat format comes from the server, else
+        from llm_chat_template, else from the GGUF file --model names (or the bundled one,
+        when the server serves that same file)."""
+        from docqa.adapters.remote import ChatFormat, RemoteLLM
+        from docqa.errors import ModelError
+
+        s = self.settings
+        chat = None
+        if s.llm_chat_template is not None:
+            try:
+                text = s.llm_chat_template.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ModelError(
+                    f"cannot read llm_chat_template {s.llm_chat_template}: {exc}"
+                ) from exc
+            chat = ChatFormat(text, source=str(s.llm_chat_template))
+        try:
+            gguf = resolve_model_path(s)
+        except ModelError:
+            gguf = None
+        return RemoteLLM(
+            s.llm_url,
+            server=s.llm_server,
+            timeout=s.llm_timeout,
+            api_key=s.llm_api_key,
+            chat_format=chat,
+            local_gguf=gguf,
+            gguf_given=s.model is not None,
         )
 
     def new_index(self, dimension: int | None = None) -> HnswIndex:

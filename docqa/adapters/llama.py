@@ -21,12 +21,14 @@ class LlamaCppLLM:
         threads: int | None = None,
         seed: int = 0,
         cache_dir: Path | None = None,
+        forcing: str = "canonical",
     ):
         self.engine = LlamaEngine(
             path, n_ctx=n_ctx, threads=threads, seed=seed, tables_dir=cache_dir
         )
         self.cache = PrefixCache(cache_dir) if cache_dir is not None else None
         self.name = self.engine.name
+        self.forcing = forcing
         self._decoder: Decoder | None = None
 
     def load(self) -> None:
@@ -35,7 +37,9 @@ class LlamaCppLLM:
     @property
     def decoder(self) -> Decoder:
         if self._decoder is None:
-            self._decoder = Decoder(self.engine, seed=self.engine.seed, cache=self.cache)
+            self._decoder = Decoder(
+                self.engine, seed=self.engine.seed, cache=self.cache, forcing=self.forcing
+            )
         return self._decoder
 
     def role_markers(self) -> dict[str, tuple[str, str]]:

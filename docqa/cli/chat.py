@@ -16,6 +16,7 @@ from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
     KOpt,
+    LlmUrlOpt,
     MaxAttemptsOpt,
     Mode,
     ModelOpt,
@@ -63,6 +64,7 @@ def chat_command(
     guard: GuardOpt = False,
     user: UserOpt = None,
     model: ModelOpt = None,
+    llm_url: LlmUrlOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
     embedder: EmbedderOpt = None,
@@ -75,7 +77,7 @@ def chat_command(
     from docqa.flows.ask import AskOptions, open_session
     from docqa.flows.retrieve import clean_session
 
-    config = settings(home, embedder=embedder, model=model, k=k, user=user)
+    config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
     template = "extractive" if mode is Mode.extractive else config.template
     # a new chat's name is unique: two chats started in the same second must not share turns
     name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S-") + secrets.token_hex(3)

@@ -68,6 +68,17 @@ ModelOpt = Annotated[
         show_default=False,
     ),
 ]
+LlmUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-url",
+        help="Generate with the model behind this OpenAI-compatible server (llama.cpp's "
+        "llama-server, `python -m llama_cpp.server`, vLLM) instead of a local GGUF file; "
+        "guided slots go out as the server's grammar or structured outputs "
+        "[default: $DOCQA_LLM_URL, else the local model].",
+        show_default=False,
+    ),
+]
 KOpt = Annotated[
     int | None,
     typer.Option(

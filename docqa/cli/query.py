@@ -15,6 +15,7 @@ from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
     KOpt,
+    LlmUrlOpt,
     MaxAttemptsOpt,
     Mode,
     ModelOpt,
@@ -117,6 +118,7 @@ def ask_command(
         ),
     ] = None,
     model: ModelOpt = None,
+    llm_url: LlmUrlOpt = None,
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
     guard: GuardOpt = False,
@@ -144,7 +146,9 @@ def ask_command(
     from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
 
-    config = settings(home, embedder=embedder, model=model, k=k, template=template, user=user)
+    config = settings(
+        home, embedder=embedder, model=model, llm_url=llm_url, k=k, template=template, user=user
+    )
     if mode is Mode.extractive and template is None:
         config = replace(config, template="extractive")
     resolve_template(config.template)  # a bad template fails before any model loads

@@ -11,6 +11,7 @@ from docqa.assignments import split_assignment
 from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
+    LlmUrlOpt,
     ModelOpt,
     UserOpt,
     components,
@@ -68,6 +69,7 @@ def run_command(
         ),
     ] = 1,
     model: ModelOpt = None,
+    llm_url: LlmUrlOpt = None,
     user: UserOpt = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -79,7 +81,7 @@ def run_command(
 
     variables = parse_vars(var or [])
     program = load_program(template)
-    comps = components(settings(home, model=model, user=user))
+    comps = components(settings(home, model=model, llm_url=llm_url, user=user))
     variables.setdefault("user", profile_of(comps).template_value())
     llm = comps.llm
     llm.load()

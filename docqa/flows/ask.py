@@ -140,7 +140,8 @@ class _Loop:
 
     def generated(self, result) -> None:
         for key, value in result.tokens.items():
-            self.tokens[key] = self.tokens.get(key, 0) + value
+            known = self.tokens.get(key, 0)
+            self.tokens[key] = None if value is None or known is None else known + value
         self.timings["prompt"] += result.timings["template"]
         self.timings["generate"] += result.timings["generate"]
 
@@ -183,8 +184,8 @@ class _Loop:
         else:
             result = program.run(self.llm, variables)
         self.generated(result)
-        if self.first_token_at is None and result.fills:
-            first = result.fills[0].first_token_seconds
+        first = result.fills[0].first_token_seconds if result.fills else None
+        if self.first_token_at is None and first is not None:
             self.first_token_at = begun + result.timings["template"] + first
         self.rec.step(
             "prompt",

@@ -44,25 +44,40 @@ _CLOSING_ORDER = (
 
 @dataclass(frozen=True)
 class Fill:
-    """One filled slot."""
+    """One filled slot. A remote server may not report every figure: None means unknown."""
 
     slot: Slot
     text: str  # the slot's value as text
-    tokens: tuple[int, ...]  # generated tokens (a healed token included)
-    logprob: float  # sum of the chosen tokens' log-probabilities under the mask
+    tokens: tuple[int, ...]  # generated tokens (a healed token included); () from a server
+    logprob: float | None  # sum of the chosen tokens' log-probabilities under the mask
     prompt_tokens: int
-    cached_tokens: int
+    cached_tokens: int | None
     finish: str  # "stop" | "stop_string" | "length" | "closed" (forced close at the budget)
     healed: str  # prompt text that was backed up and regenerated ("" when none)
     seconds: float
-    first_token_seconds: float = 0.0  # from the start of the fill to its first token
+    first_token_seconds: float | None = 0.0  # from the start of the fill to its first token
+    n_tokens: int | None = None  # generated tokens, when `tokens` does not hold them
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.tokens) if self.n_tokens is None else self.n_tokens
 
 
 class Decoder:
     """Guided decoding on one engine; keeps per-vocabulary tables between slots."""
 
-    def __init__(self, engine: LlamaEngine, seed: int = 0, cache: PrefixCache | None = None):
+    def __init__(
+        self,
+        engine: LlamaEngine,
+        seed: int = 0,
+        cache: PrefixCache | None = None,
+        forcing: str = "canonical",
+    ):
         self.engine = engine
+        # "canonical": text the grammar forces (JSON keys, punctuation) goes in as llguidance's
+        # canonical tokens; "model": the model chooses how to spell it, token by token, as
+        # llama.cpp's grammars do (a remote llama.cpp server then gives the same answers)
+        self.forcing = forcing
         self.cache = cache
         self._last_strategy = 0
         self.rng = np.random.default_rng(seed)
@@ -106,6 +121,8 @@ class Decoder:
     def _matcher(self, grammar: str, slot: Slot):
         from llguidance import LLMatcher
 
+        if self.forcing == "model":
+            grammar = '%llguidance {"no_forcing": true}\n' + grammar
         m = LLMatcher(self.engine.guidance_tokenizer, grammar, log_level=0)
         if m.is_error():
             raise TemplateError(f"slot {slot.name!r}: invalid constraint: {m.get_error()}")

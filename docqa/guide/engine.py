@@ -10,7 +10,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -260,3 +262,39 @@ class LlamaEngine:
         llm.n_tokens = len(tokens)
         llm.input_ids[: len(tokens)] = tokens
         return True
+
+
+def gguf_chat_format(path: Path) -> tuple[str | None, str, str]:
+    """(chat template, BOS text, EOS text) of a GGUF file, read without loading its weights
+    (the remote backend's chat format when the server does not say)."""
+    if not Path(path).is_file():
+        raise ModelError(f"model file not found: {path} (read for the server's chat format)")
+    try:
+        from llama_cpp import Llama
+
+        with _quiet_stderr():  # llama.cpp warns about the unused context on stderr
+            vocab = Llama(model_path=str(path), vocab_only=True, verbose=False, n_ctx=512)
+    except Exception as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    bos, eos = vocab.token_bos(), vocab.token_eos()
+    text = lambda t: vocab.detokenize([t], special=True).decode("utf-8", "ignore")  # noqa: E731
+    return (
+        vocab.metadata.get("tokenizer.chat_template"),
+        "" if bos < 0 else text(bos),
+        "" if eos < 0 else text(eos),
+    )
+
+
+@contextmanager
+def _quiet_stderr():
+    """Silence what C code writes to file descriptor 2 while the block runs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

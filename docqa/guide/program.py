@@ -70,10 +70,12 @@ class ProgramResult:
 
     @property
     def tokens(self) -> dict[str, int]:
+        cached = [f.cached_tokens for f in self.fills]
         return {
             "prompt": sum(f.prompt_tokens for f in self.fills),
-            "cached": sum(f.cached_tokens for f in self.fills),
-            "completion": sum(len(f.tokens) for f in self.fills),
+            # None: the model server does not say how much of the prompt it had cached
+            "cached": None if None in cached else sum(cached),  # type: ignore[arg-type]
+            "completion": sum(f.completion_tokens for f in self.fills),
         }
 
     @property
@@ -93,12 +95,14 @@ class ProgramResult:
                 "value": self.slots.get(f.slot.name),
                 "prompt_tokens": f.prompt_tokens,
                 "cached_tokens": f.cached_tokens,
-                "completion_tokens": len(f.tokens),
+                "completion_tokens": f.completion_tokens,
                 "finish": f.finish,
                 "healed": f.healed,
-                "logprob": round(f.logprob, 4),
+                "logprob": None if f.logprob is None else round(f.logprob, 4),
                 "seconds": round(f.seconds, 4),
-                "first_token_seconds": round(f.first_token_seconds, 4),
+                "first_token_seconds": (
+                    None if f.first_token_seconds is None else round(f.first_token_seconds, 4)
+                ),
             }
             for f in self.fills
         ]

@@ -1,0 +1,314 @@
+"""A model behind an OpenAI-compatible server: llama.cpp's `llama-server`, llama-cpp-python's
+`python -m llama_cpp.server`, vLLM, or a deployment of one of them behind a load balancer.
+
+Template programs render the whole prompt, chat markers included, so every slot goes out as
+a plain completion (`/v1/completions`) of that exact text, and the server's tokenizer sees
+what the local one would. A slot's constraint goes out in the server's own structured-output
+language: a GBNF grammar for the llama.cpp servers (the same language as the local
+llguidance grammar, see docqa.guide.gbnf), `structured_outputs` for vLLM. What a server
+cannot do is refused or reported, never imitated:
+
+- beam search (`--beams`) needs scored alternatives per token: refused;
+- token healing needs the prompt's tokens: not done (`healed` stays "");
+- cached prompt tokens, first-token time and masked log-probabilities are reported only when
+  the server reports them (None otherwise);
+- a plain OpenAI-style server has no constraint for completions: a constrained slot is
+  refused with the reason.
+
+The server keeps its own prefix cache (llama.cpp reuses the longest common prefix of the
+previous prompt, vLLM caches prefix blocks): a template's static prefix and sources come
+first, so follow-up slots and attempts prefill only what is new.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from docqa.errors import GenerationError, ModelError, UsageError
+from docqa.guide.decode import CachePrefix, Fill
+from docqa.guide.slots import Slot
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    template: str | None  # a Jinja chat template, as models ship them
+    bos: str = ""
+    eos: str = ""
+    source: str = ""  # where it came from, for messages
+
+
+class RemoteLLM:
+    """The Generator protocol over HTTP."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        server: str = "auto",
+        timeout: float = 120.0,
+        retries: int = 2,
+        api_key: str | None = None,
+        chat_format: ChatFormat | None = None,
+        local_gguf: Path | None = None,
+        gguf_given: bool = False,
+        seed: int = 0,
+    ):
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise UsageError(
+                f"--llm-url must be an http(s) URL such as http://host:8080, not {url!r}"
+            )
+        self.url = url.rstrip("/").removesuffix("/v1")
+        self.server = server
+        self.timeout = timeout
+        self.retries = retries
+        self.api_key = api_key
+        self.seed = seed
+        self._chat_format = chat_format
+        self._local_gguf = local_gguf
+        self._gguf_given = gguf_given
+        self.model_id: str | None = None
+        self.name = f"{self.url}"
+        self._client = None
+        self._root = None  # a client for the server's own (non-/v1) endpoints
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(
+                base_url=self.url + "/v1",
+                api_key=self.api_key or "none",
+                timeout=self.timeout,
+                max_retries=self.retries,
+            )
+        return self._client
+
+    def _call(self, what: str, fn, slot: Slot | None = None):
+        """Run one request, turning the client's errors into docqa's, worded for users."""
+        import openai
+
+        try:
+            return fn()
+        except openai.APITimeoutError:
+            raise ModelError(
+                f"the model server at {self.url} did not answer {what} within {self.timeout:g} s "
+                f"({self.retries} retries; llm_timeout in docqa.toml)"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise ModelError(
+                f"cannot reach the model server at {self.url} ({cause}); is it running? "
+                "(`python -m llama_cpp.server --model FILE.gguf` starts one)"
+            ) from None
+        except openai.APIStatusError as exc:
+            message = _server_message(exc)
+            if slot is not None and exc.status_code in (400, 422) and slot.kind != "text":
+                raise GenerationError(
+                    f"the model server at {self.url} rejected slot {slot.name!r} "
+                    f"({slot.kind} constraint): {message}"
+                ) from None
+            raise ModelError(
+                f"the model server at {self.url} answered {what} with {exc.status_code}: {message}"
+            ) from None
+
+    def load(self) -> None:
+        """Find the served model and the server's kind; idempotent."""
+        if self.model_id is not None:
+            return
+        models = self._call("/v1/models", lambda: self.client.models.list())
+        data = list(models.data)
+        if not data:
+            raise ModelError(f"the model server at {self.url} serves no model")
+        self.model_id = data[0].id
+        if self.server == "auto":
+            self.server = self._detect(getattr(data[0], "owned_by", "") or "")
+        self.name = f"{Path(self.model_id).name} @ {self.url}"
+
+    def _detect(self, owned_by: str) -> str:
+        if owned_by == "vllm":
+            return "vllm"
+        if self._props() is not None:
+            return "llama.cpp"
+        if self._get("/extras/tokenize/count", {"input": "x"}) is not None:
+            return "llama-cpp-python"
+        return "openai"
+
+    def _get(self, path: str, body: dict | None = None) -> dict | None:
+        """A JSON answer from an endpoint some servers have; None when this one has not."""
+        import openai
+
+        if self._root is None:
+            self._root = openai.OpenAI(
+                base_url=self.url,
+                api_key=self.api_key or "none",
+                timeout=self.timeout,
+                max_retries=0,
+            )
+        try:
+            if body is None:
+                answer = self._root.get(path, cast_to=object)
+            else:
+                answer = self._root.post(path, body=body, cast_to=object)
+        except openai.OpenAIError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
+    def _props(self) -> dict | None:
+        props = self._get("/props")
+        return props if isinstance(props, dict) and "chat_template" in props else None
+
+    # -- chat format -----------------------------------------------------------------------
+    def chat_format(self) -> ChatFormat:
+        """The served model's chat template: from the server when it says (llama.cpp's
+        /props), else from `llm_chat_template`, else from the model's GGUF file here (read for
+        its metadata only), which must be the file the server serves."""
+        if self._chat_format is not None:
+            return self._chat_format
+        self.load()
+        props = self._props() if self.server == "llama.cpp" else None
+        if props and props.get("chat_template"):
+            self._chat_format = ChatFormat(
+                props["chat_template"],
+                props.get("bos_token", "") or "",
+                props.get("eos_token", "") or "",
+                f"{self.url}/props",
+            )
+            return self._chat_format
+        gguf = self._local_gguf
+        if gguf is None or not (self._gguf_given or _same_file(self.model_id, gguf)):
+            raise ModelError(
+                f"cannot tell the chat format of {self.model_id!r} at {self.url}: the server "
+                "does not say; pass --model with the GGUF file it serves (read only for its chat "
+                "template), or set llm_chat_template in docqa.toml to its Jinja chat template"
+            )
+        from docqa.guide.engine import gguf_chat_format
+
+        template, bos, eos = gguf_chat_format(gguf)
+        self._chat_format = ChatFormat(template, bos, eos, str(gguf))
+        return self._chat_format
+
+    def role_markers(self) -> dict[str, tuple[str, str]]:
+        from docqa.guide.chat import role_markers
+
+        fmt = self.chat_format()
+        return role_markers(fmt.template, fmt.bos, fmt.eos)
+
+    # -- generation ------------------------------------------------------------------------
+    def request(self, prompt: str, slot: Slot) -> dict:
+        """The completion request for one slot: greedy unless the slot samples."""
+        self.load()
+        body: dict = {
+            "model": self.model_id,
+            "prompt": prompt,
+            "max_tokens": slot.max_tokens,
+            "temperature": slot.temperature,
+            "seed": self.seed,
+            "logprobs": 1,
+        }
+        if slot.stop:
+            body["stop"] = list(slot.stop)
+        extra: dict = {}
+        if self.server in ("llama.cpp", "llama-cpp-python"):
+            # llama.cpp's samplers add a repeat penalty by default; the local decoder has none
+            extra["repeat_penalty"] = 1.0
+            if self.server == "llama.cpp":
+                extra["cache_prompt"] = True
+            if slot.kind != "text":
+                from docqa.guide.gbnf import slot_grammar
+
+                extra["grammar"] = slot_grammar(slot)
+        elif self.server == "vllm":
+            extra["repetition_penalty"] = 1.0
+            if slot.regex is not None:
+                extra["structured_outputs"] = {"regex": slot.regex}
+            elif slot.choices is not None:
+                extra["structured_outputs"] = {"choice": list(slot.choices)}
+            elif slot.schema_json is not None:
+                extra["structured_outputs"] = {"json": slot.schema}
+        elif slot.kind != "text":
+            raise GenerationError(
+                f"the model server at {self.url} has no constraint for completions, so slot "
+                f"{slot.name!r} ({slot.kind}) cannot be held to it; serve the model with "
+                "llama.cpp, llama-cpp-python or vLLM (or set llm_server in docqa.toml)"
+            )
+        body["extra_body"] = extra
+        return body
+
+    def fill(
+        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+    ) -> Fill:
+        body = self.request(prompt, slot)
+        started = time.perf_counter()
+        response = self._call(
+            f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
+        )
+        seconds = time.perf_counter() - started
+        choice = response.choices[0]
+        usage = response.usage
+        logprobs = getattr(choice, "logprobs", None)
+        token_logprobs = [x for x in (getattr(logprobs, "token_logprobs", None) or []) if x]
+        finish = "length" if choice.finish_reason == "length" else "stop"
+        return Fill(
+            slot=slot,
+            text=choice.text,
+            tokens=(),
+            n_tokens=usage.completion_tokens if usage else len(token_logprobs),
+            logprob=sum(token_logprobs) if token_logprobs else None,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            cached_tokens=_cached_tokens(response),
+            finish=finish,
+            healed="",
+            seconds=seconds,
+            first_token_seconds=None,
+        )
+
+    def fill_beams(
+        self,
+        prompt: str,
+        slot: Slot,
+        n: int,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+    ) -> list[Fill]:
+        if n > 1:
+            raise UsageError(
+                "beam search (--beams) needs the local model: an OpenAI-compatible server "
+                "returns one completion, not scored alternatives per token"
+            )
+        return [self.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)]
+
+
+def _server_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)
+        return str(error)
+    return str(getattr(exc, "message", exc))
+
+
+def _cached_tokens(response) -> int | None:
+    """Prompt tokens the server had cached, where it says: OpenAI-style usage details (vLLM)
+    or llama-server's own `timings`; None when it does not (llama-cpp-python)."""
+    usage = response.usage
+    details = getattr(usage, "prompt_tokens_details", None) if usage else None
+    if details is not None and getattr(details, "cached_tokens", None) is not None:
+        return int(details.cached_tokens)
+    timings = (getattr(response, "model_extra", None) or {}).get("timings")
+    if isinstance(timings, dict) and "cache_n" in timings:
+        return int(timings["cache_n"])
+    return None
+
+
+def _same_file(model_id: str | None, gguf: Path) -> bool:
+    """Whether the server's model id names this GGUF file (llama-cpp-python's id is the path
+    it loaded, unless the server gives it an alias)."""
+    return bool(model_id) and Path(model_id).name == gguf.name
