@@ -96,8 +96,10 @@ def _item(op, av, pattern: str, dotall: bool) -> str:
         if (low, high) == (0, 1):
             return f"{inner}?"
         return f"{inner}{{{low},{'' if high == c.MAXREPEAT else high}}}"
-    if op is c.SUBPATTERN:
-        return _sequence(list(av[-1]), pattern, dotall)
+    if op is c.SUBPATTERN:  # (group, flags added, flags removed, items): (?s:...) scopes DOTALL
+        _, added, removed, sub = av
+        scoped = (dotall or bool(added & re.DOTALL)) and not removed & re.DOTALL
+        return _sequence(list(sub), pattern, scoped)
     if op is c.BRANCH:
         return "(" + " | ".join(_sequence(list(b), pattern, dotall) for b in av[1]) + ")"
     if op is c.AT and av in (c.AT_BEGINNING, c.AT_BEGINNING_STRING, c.AT_END, c.AT_END_STRING):

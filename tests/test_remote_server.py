@@ -1,0 +1,165 @@
+"""The remote backend against a real server: llama-cpp-python's own OpenAI-compatible server
+(`python -m llama_cpp.server`) serving the bundled model on loopback, started by the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import SAMPLE_DOCS
+
+pytestmark = pytest.mark.models
+
+QUESTIONS = [
+    "On what date was the Eiffel Tower inaugurated?",
+    "In what year did Joseph Priestley find that a sprig of mint could restore air in which "
+    "a candle had burned out?",
+    "What was the name of the Apollo 11 command module?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from docqa.components import resolve_model_path
+    from docqa.config import load_settings
+
+    model = resolve_model_path(load_settings(home=tmp_path_factory.mktemp("h")))
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--n_ctx",
+            "4096",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"llama_cpp.server did not start:\n{log.read()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    docs = tmp_path_factory.mktemp("docs") / "d"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    done = docqa(home, "ingest", docs, "--json")
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def docqa(home, *args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "docqa", *map(str, args), "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def answer_json(result) -> dict:
+    """What must agree between backends: everything but model names, timings and tokens."""
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    kept = {k: data[k] for k in ("question", "answer", "status", "citations")}
+    kept["attempts"] = [
+        {k: v for k, v in a.items() if k not in ("timings", "tokens", "seconds", "model")}
+        for a in data["attempts"]
+    ]
+    return kept
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_local_and_remote_give_the_same_answer_json(server, home, question):
+    """Greedy, with the model spelling forced text itself (as llama.cpp's grammars make it):
+    the whole answer loop, every attempt, agrees."""
+    env = {"DOCQA_GRAMMAR_FORCING": "model"}
+    local = answer_json(docqa(home, "ask", question, "--json", env=env))
+    remote = answer_json(docqa(home, "ask", question, "--json", "--llm-url", server, env=env))
+    assert remote == local
+
+
+def test_extractive_answers_agree_with_canonical_forcing(server, home):
+    """A choice among sentences is the same whichever way forced text is tokenized."""
+    question = "Which aircraft carrier recovered the Apollo 11 crew after splashdown?"
+    args = ("ask", question, "--json", "--mode", "extractive")
+    assert answer_json(docqa(home, *args, "--llm-url", server)) == answer_json(docqa(home, *args))
+
+
+def test_every_constraint_holds_through_the_server(server, home, tmp_path):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "pattern": "^[A-Z][a-z]+$"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    tpl = tmp_path / "t.j2"
+    tpl.write_text(
+        "{{ role('user') }}Name a European capital, then a year, then yes or no."
+        "{{ role('assistant') }}{{ gen('place', schema=schema) }} "
+        "{{ gen('year', regex='1[89][0-9]{2}') }} {{ select('ok', ['yes', 'no']) }}"
+        "{{ gen('free', max_tokens=5, stop='.') }}{{ end_role() }}"
+    )
+    result = docqa(home, "run", tpl, "--var", f"schema:={json.dumps(schema)}", "--json",
+                   "--llm-url", server)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    slots = data["slots"]
+    assert set(slots["place"]) == {"city"} and re.fullmatch("[A-Z][a-z]+", slots["place"]["city"])
+    assert re.fullmatch("1[89][0-9]{2}", slots["year"])
+    assert slots["ok"] in ("yes", "no")
+    assert "." not in slots["free"]
+    assert data["model"].endswith(f"@ {server}")
+    fills = {f["name"]: f for f in data["fills"]}
+    assert fills["free"]["cached_tokens"] is None  # llama-cpp-python does not report it
+    assert fills["year"]["healed"] == "" and fills["year"]["first_token_seconds"] is None
+
+
+def test_a_server_that_is_down_is_a_clear_error(home):
+    port = free_port()  # nothing listens there
+    result = docqa(home, "ask", "Who built it?", "--llm-url", f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"cannot reach the model server at http://127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_beam_search_is_refused_not_faked(server, home):
+    result = docqa(home, "ask", "Who built it?", "--beams", "2", "--llm-url", server)
+    assert result.returncode == 2
+    assert "beam search (--beams) needs the local model" in result.stderr
