@@ -92,9 +92,9 @@ class Components:
         )
 
     def remote_llm(self):
-        """The model behind settings.llm_url. Its chat format comes from the server, else
-        from llm_chat_template, else from the GGUF file --model names (or the bundled one,
-        when the server serves that same file)."""
+        """The model behind settings.llm_url. Its chat format comes from llm_chat_template,
+        else from the server, else from the GGUF file --model names (or the bundled one, when
+        the server serves that same file)."""
         from docqa.adapters.remote import ChatFormat, RemoteLLM
         from docqa.errors import ModelError
 

@@ -272,7 +272,7 @@ def print_program(console: Console, result, model: str) -> None:
     t = result.tokens
     console.print(
         f"\n[dim]{escape(model)} · {len(result.fills)} slots · {t['prompt']} prompt tokens "
-        f"({t['cached']} cached) + {t['completion']} generated · "
+        f"({_cached(t.get('cached'))}) + {t['completion']} generated · "
         f"{result.timings['total']:.1f} s[/dim]"
     )
 
@@ -362,7 +362,7 @@ def print_trace(console: Console, data: dict) -> None:
         elif stage == "generate":
             t = d.get("tokens", {})
             console.print(
-                f"   {t.get('prompt', 0)} prompt tokens ({t.get('cached', 0)} cached) + "
+                f"   {t.get('prompt', 0)} prompt tokens ({_cached(t.get('cached', 0))}) + "
                 f"{t.get('completion', 0)} generated"
             )
             for slot in d.get("slots", []):
@@ -557,3 +557,8 @@ def print_report(console: Console, r: dict) -> None:
         f"attempts per answer {op['attempts_mean']:.2f}",
         highlight=False,
     )
+
+
+def _cached(n: int | None) -> str:
+    """Cached prompt tokens, or that the model server did not say."""
+    return "cache not reported" if n is None else f"{n} cached"

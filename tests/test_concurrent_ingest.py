@@ -15,6 +15,7 @@ from statistics import median
 
 import pytest
 
+from tests.cli import run_docqa as docqa
 from tests.conftest import SAMPLE_DOCS
 
 pytestmark = pytest.mark.models
@@ -24,15 +25,6 @@ WORDS = (
     "river mountain harbour engine ledger orchard lantern signal copper meadow archive "
     "compass furnace glacier quarry bridge market canal tower garden valley theatre"
 ).split()
-
-
-def docqa(home, *args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "docqa", *map(str, args), "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def write_corpus(folder, n_docs: int, rng: random.Random) -> None:
@@ -60,7 +52,13 @@ def test_questions_are_answered_during_an_ingest_and_nothing_is_lost(tmp_path):
         text=True,
     )
     started = time.monotonic()
-    time.sleep(1.0)  # the lock is taken before the embedder loads
+    from docqa.lock import try_write_lock
+
+    for _ in range(600):  # until the ingest holds the write lock
+        with try_write_lock(home) as free:
+            if not free:
+                break
+        time.sleep(0.1)
     busy = docqa(home, "ingest", docs, "--wait", "0")
     searches, asks = [], []
 

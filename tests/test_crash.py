@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.cli import run_docqa
 from tests.conftest import SAMPLE_DOCS
 
 pytestmark = pytest.mark.models
@@ -44,12 +45,7 @@ def test_ingest_killed_at_random_points_then_rerun_leaves_sqlite_and_index_in_st
     assert done.returncode == 0, err.decode()
     assert json.loads(out)["chunks_total"] > 60
 
-    doctor = subprocess.run(
-        [sys.executable, "-m", "docqa", "doctor", "--json", "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    doctor = run_docqa(home, "doctor", "--json", timeout=300)
     report = json.loads(doctor.stdout)
     assert doctor.returncode == 0 and report["ok"] is True, report
 

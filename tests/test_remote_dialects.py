@@ -178,7 +178,8 @@ def test_a_bad_url_is_a_usage_error():
         ("[0-9]{4}", "[0-9]{4,4}"),
         (r"\w+", "[0-9A-Za-z_]+"),
         ("a|bc?", '("a" | ("b" "c"?))'),
-        (r"[^\s,]{1,}", r"[^ \t\n\r\f\v,]+"),
+        (r"[^\s,]{1,}", r"[^\x20\t\n\r\x0C\x0B,]+"),
+        (r"[\^a-]", r"[\x5Ea\x2D]"),
         ('"x\\\\', r'("\"" "x" "\\")'),
         (".*", r"[^\n]*"),
         ("(?s:.)", r"[\x00-\U0010FFFF]"),
@@ -193,12 +194,62 @@ def test_regexes_gbnf_cannot_express_are_refused():
         regex_rule(r"(a)\1")
 
 
-def test_schema_grammar_is_compact_json_that_llama_cpp_accepts():
-    from llama_cpp import LlamaGrammar
+@pytest.fixture(scope="module")
+def parses():
+    """llama.cpp's own GBNF parser (llama-cpp-python's LlamaGrammar only keeps the text)."""
+    import llama_cpp
 
+    from docqa.components import resolve_model_path
+    from docqa.config import load_settings
+    from docqa.guide.engine import _quiet_stderr
+
+    path = resolve_model_path(load_settings(env={}))
+    with _quiet_stderr():
+        model = llama_cpp.Llama(str(path), vocab_only=True, verbose=False, n_ctx=512)
+
+    def check(grammar: str) -> bool:
+        with _quiet_stderr():
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                model._model.vocab, grammar.encode(), b"root"
+            )
+        if sampler:
+            llama_cpp.llama_sampler_free(sampler)
+        return bool(sampler)
+
+    return check
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [r"\s+", r"\S", r"[\s\d]", r"[\^a]", r"[a\-z]", r"[\[\]]", '"\\\\', "é{2}", "\t|\n", "(?s:.)"],
+)
+def test_llama_cpp_parses_every_translated_regex(parses, regex):
+    assert parses(f"root ::= {regex_rule(regex)}\n")
+
+
+def test_the_parser_check_can_fail(parses):
+    assert not parses("root ::= [\\f]\n")  # an escape llama.cpp does not know
+
+
+def test_schema_grammar_is_compact_json_that_llama_cpp_parses(parses):
     from docqa.flows.reply import answer_schema
 
     grammar = slot_grammar(make_slot("reply", schema=answer_schema(3)))
     assert 'space ::= ""' in grammar and '\\w"' not in grammar
     assert "answer ::= " in grammar and "[0-9A-Za-z_]" in grammar
-    LlamaGrammar.from_string(grammar, verbose=False)  # parses
+    assert parses(grammar)
+
+
+def test_a_json_string_pattern_never_reaches_a_quote_or_backslash():
+    """`.` and negated classes inside a schema's pattern leave out what would end or break
+    the JSON string; a pattern that asks for a quote is refused."""
+    dot = regex_rule(".+", json_string=True)
+    assert dot == '[^"\\\\\\x00-\\x1F]+'
+    assert regex_rule("[^a]", json_string=True) == '[^a"\\\\\\x00-\\x1F]'
+    with pytest.raises(TemplateError, match="inside a JSON string"):
+        regex_rule('[a"]', json_string=True)
+
+
+def test_case_insensitive_regexes_are_refused():
+    with pytest.raises(TemplateError, match="ignores case"):
+        regex_rule("(?i)yes")

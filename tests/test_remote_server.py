@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -14,6 +13,7 @@ import time
 
 import pytest
 
+from tests.cli import run_docqa as docqa
 from tests.conftest import SAMPLE_DOCS
 
 pytestmark = pytest.mark.models
@@ -81,16 +81,6 @@ def home(tmp_path_factory):
     done = docqa(home, "ingest", docs, "--json")
     assert done.returncode == 0, done.stderr
     return home
-
-
-def docqa(home, *args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "docqa", *map(str, args), "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def answer_json(result) -> dict:

@@ -165,9 +165,10 @@ class RemoteLLM:
 
     # -- chat format -----------------------------------------------------------------------
     def chat_format(self) -> ChatFormat:
-        """The served model's chat template: from the server when it says (llama.cpp's
-        /props), else from `llm_chat_template`, else from the model's GGUF file here (read for
-        its metadata only), which must be the file the server serves."""
+        """The served model's chat template: `llm_chat_template` when set, else the server's
+        when it says (llama.cpp's /props), else the model's GGUF file here (read for its
+        metadata only), which must be the file the server serves: the one --model names, or
+        the bundled one when the server's model id has its file name."""
         if self._chat_format is not None:
             return self._chat_format
         self.load()
@@ -243,17 +244,28 @@ class RemoteLLM:
     def fill(
         self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
     ) -> Fill:
-        body = self.request(prompt, slot)
         started = time.perf_counter()
-        response = self._call(
-            f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
-        )
+        response = self._complete(prompt, slot, slot.max_tokens)
+        finish = "length" if response.choices[0].finish_reason == "length" else "stop"
+        if finish == "length" and slot.kind != "text":
+            # The local decoder closes a constrained value inside its budget; a server cannot
+            # be told to, so the value is asked for again with room to finish (as the local
+            # decoder, too, goes over budget rather than return an invalid value).
+            response = self._complete(prompt, slot, 4 * slot.max_tokens + 64)
+            finish = "over_budget"
         seconds = time.perf_counter() - started
         choice = response.choices[0]
+        if choice.finish_reason == "length" and slot.kind != "text":
+            raise GenerationError(
+                f"slot {slot.name!r}: the model server did not finish the {slot.kind} value "
+                f"within {4 * slot.max_tokens + 64} tokens"
+            )
+        self._check(slot, choice.text)
         usage = response.usage
         logprobs = getattr(choice, "logprobs", None)
-        token_logprobs = [x for x in (getattr(logprobs, "token_logprobs", None) or []) if x]
-        finish = "length" if choice.finish_reason == "length" else "stop"
+        token_logprobs = [
+            x for x in (getattr(logprobs, "token_logprobs", None) or []) if x is not None
+        ]
         return Fill(
             slot=slot,
             text=choice.text,
@@ -267,6 +279,34 @@ class RemoteLLM:
             seconds=seconds,
             first_token_seconds=None,
         )
+
+    def _complete(self, prompt: str, slot: Slot, max_tokens: int):
+        body = self.request(prompt, slot)
+        body["max_tokens"] = max_tokens
+        return self._call(
+            f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
+        )
+
+    def _check(self, slot: Slot, text: str) -> None:
+        """A server that ignores a constraint (an older vLLM drops fields it does not know,
+        with a warning only in its own log) must not pass its free text off as constrained.
+        Regexes and choices are checked here; a schema value is parsed by the program."""
+        import re
+
+        ok = True
+        if slot.choices is not None:
+            ok = text in slot.choices
+        elif slot.regex is not None:
+            try:
+                ok = re.fullmatch(slot.regex, text, re.DOTALL) is not None
+            except re.error:  # a Rust-only regex feature: llguidance validated it already
+                ok = True
+        if not ok:
+            raise GenerationError(
+                f"the model server at {self.url} returned {text[:60]!r} for slot {slot.name!r}, "
+                f"which breaks its {slot.kind} constraint: the server ignored it (llm_server = "
+                f"{self.server!r}; a vLLM older than 0.10.2 needs guided_* fields)"
+            )
 
     def fill_beams(
         self,

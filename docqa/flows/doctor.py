@@ -169,6 +169,8 @@ def _index(store: Store, index, repair: bool) -> Check:
     problems = []
     if not index.meta_path.exists():
         problems.append(f"{index.meta_path} is missing")
+    elif _manifest_names_missing_file(index):
+        problems.append(f"the index file {index.meta_path} names is missing")
     elif not index.load_saved(fingerprint, hnswlib):
         problems.append(f"{index.path} does not match the store (stale, from another state)")
     else:
@@ -197,6 +199,16 @@ def _index(store: Store, index, repair: bool) -> Check:
             problems.append("the rebuilt index still disagrees with the store")
     check.problems = problems
     return check
+
+
+def _manifest_names_missing_file(index) -> bool:
+    import json
+
+    try:
+        name = json.loads(index.meta_path.read_text()).get("file", index.path.name)
+    except (OSError, ValueError, AttributeError):
+        return False  # unreadable: load_saved reports it as not matching
+    return not index.path.with_name(name).exists()
 
 
 def _files(store: Store) -> Check:

@@ -24,6 +24,7 @@ from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot, make_slot
 
 ROLES = ("system", "user", "assistant")
+MAX_RENDERED_CHARS = 10_000_000  # a prompt, however generous, is far shorter
 
 
 class Generator(Protocol):
@@ -245,14 +246,25 @@ class Program:
         if reserved:
             raise UsageError(f"variable names reserved by templates: {', '.join(sorted(reserved))}")
         context = {**variables, **functions}
+        size = 0
         try:
             for piece in self._template.generate(context):
                 run.pieces.append(piece)
+                size += len(piece)
+                if size > MAX_RENDERED_CHARS:
+                    raise TemplateError(
+                        f"template {self.label}: its text grew past {MAX_RENDERED_CHARS:,} "
+                        "characters"
+                    )
         except DocqaError:
             raise
         except JinjaError as exc:
             where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
             raise TemplateError(f"template {self.label}{where}: {exc.message or exc}") from exc
+        except MemoryError:
+            raise TemplateError(
+                f"template {self.label}: it needs more memory than there is"
+            ) from None
         except RecursionError:
             raise TemplateError(f"template {self.label}: it calls itself without end") from None
         except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:

@@ -391,6 +391,8 @@ def _operations(w: Window) -> dict:
             }
     prompt = sum(r["prompt_tokens"] or 0 for r in rows)
     cached = sum(r["cached_tokens"] or 0 for r in rows)
+    # answers from a model server that does not report its cache count for neither side
+    known = sum(r["prompt_tokens"] or 0 for r in rows if r["cached_tokens"] is not None)
     errors = sum(r["status"] == "error" for r in rows)
     attempts = [r["attempts"] for r in rows if r.get("attempts")]
     return {
@@ -401,7 +403,7 @@ def _operations(w: Window) -> dict:
             "cached": cached,
             "completion": sum(r["completion_tokens"] or 0 for r in rows),
         },
-        "cache_hit_rate": round(cached / prompt, 4) if prompt else 0.0,
+        "cache_hit_rate": round(cached / known, 4) if known else 0.0,
         "error_rate": round(errors / len(rows), 4) if rows else 0.0,
         "error_ci": _wilson(errors, len(rows)),
         "attempts_mean": round(float(np.mean(attempts)), 3) if attempts else 0.0,
