@@ -83,7 +83,6 @@ def _report(planter: Planter, window: int, permutations: int = 300) -> dict:
     rows = planter.store.monitoring_rows(everyone=True)
     w = split(rows, window=window, since=None, reference_since=None)
     return build(
-        rows,
         w,
         chunks=planter.store.chunk_vectors(),
         paths=planter.store.chunk_paths,
@@ -274,3 +273,37 @@ def test_html_report_is_self_contained_and_its_plots_render_in_chromium(planter,
     # the current window's colour (#d9480f) is drawn: the plots were rendered, not just sent
     drawn = np.all(np.abs(pixels - np.array([217, 72, 15])) <= 12, axis=2).sum()
     assert drawn > 500
+
+
+def test_the_mmd_permutation_test_equals_its_definition():
+    """All splits at once (indicator vectors and one matrix product) give the statistic and
+    p-value of computing each permuted split's MMD² from its kernel blocks."""
+    import numpy as np
+
+    from docqa.monitor import stats
+
+    def by_definition(x, y, permutations, seed=0):
+        z = np.vstack([x, y])
+        d = stats._sq_dists(z, z)
+        k = np.exp(-d / (float(np.median(d[np.triu_indices(len(z), 1)])) or 1.0))
+
+        def mmd2(idx):
+            a, b = idx[: len(x)], idx[len(x) :]
+            kxx, kyy = k[np.ix_(a, a)], k[np.ix_(b, b)]
+            return (
+                (kxx.sum() - np.trace(kxx)) / (len(a) * (len(a) - 1))
+                + (kyy.sum() - np.trace(kyy)) / (len(b) * (len(b) - 1))
+                - 2 * k[np.ix_(a, b)].mean()
+            )
+
+        rng = np.random.default_rng(seed)
+        observed = mmd2(np.arange(len(z)))
+        null = [mmd2(rng.permutation(len(z))) for _ in range(permutations)]
+        return observed, (1 + sum(v >= observed for v in null)) / (permutations + 1)
+
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.4):
+        x, y = rng.standard_normal((30, 8)), rng.standard_normal((25, 8)) + shift
+        stat, p = stats.mmd_permutation(x, y, 199)
+        want_stat, want_p = by_definition(x, y, 199)
+        assert stat == pytest.approx(want_stat, abs=1e-12) and p == want_p

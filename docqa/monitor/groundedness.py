@@ -204,6 +204,7 @@ def check(
     vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
     claim_vecs, source_vecs = vectors[: len(claims)], vectors[len(claims) :]
     null_vecs = pool.excluding({d for _, d, _ in sources})
+    normalised: list[str] | None = None  # the source sentences, normalised once if needed
     out = []
     for claim, vec in zip(claims, claim_vecs, strict=True):
         norm = normalise(claim).rstrip(".")
@@ -211,9 +212,9 @@ def check(
         if len(source_sents):
             sims = source_vecs @ vec
             if verbatim:  # the nearest sentence is one that holds the claim, if one does
-                holding = [
-                    i for i, (_, t) in enumerate(source_sents) if _occurs(norm, normalise(t))
-                ]
+                if normalised is None:
+                    normalised = [normalise(t) for _, t in source_sents]
+                holding = [i for i, t in enumerate(normalised) if _occurs(norm, t)]
                 if holding:
                     sims = np.where(np.isin(np.arange(len(sims)), holding), sims, -2.0)
             best = int(np.argmax(sims))

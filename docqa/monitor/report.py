@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -30,6 +31,15 @@ class Window:
     current: list[dict]
     reference: list[dict]
 
+    @cached_property
+    def current_vectors(self) -> np.ndarray:
+        """The current questions' embeddings, decoded once for every section."""
+        return _vectors(self.current)
+
+    @cached_property
+    def reference_vectors(self) -> np.ndarray:
+        return _vectors(self.reference)
+
 
 def split(rows: list[dict], *, window: int | None, since: str | None, reference_since: str | None):
     """The current window (the last `window` asks, or those from `since` on) and the
@@ -46,7 +56,6 @@ def split(rows: list[dict], *, window: int | None, since: str | None, reference_
 
 
 def build(
-    rows: list[dict],
     w: Window,
     *,
     chunks: np.ndarray | None,
@@ -134,7 +143,7 @@ def _question_drift(w: Window, tests: list, permutations: int) -> dict:
     note = _too_little(n_ref, n_cur)
     if note:
         return {**out, "note": note}
-    ref, cur = _vectors(w.reference), _vectors(w.current)
+    ref, cur = w.reference_vectors, w.current_vectors
     result = stats.drift(ref, cur, permutations)
     out.update(
         statistic="MMD²",
@@ -184,7 +193,7 @@ def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
     note = _too_little(len(w.reference), len(w.current))
     if note or chunks is None:
         return {**out, "note": note or "no documents", "questions": []}
-    ref, cur = _vectors(w.reference), _vectors(w.current)
+    ref, cur = w.reference_vectors, w.current_vectors
     corpus_ref = stats.knn_scores(chunks, ref)
     corpus_threshold = float(np.quantile(corpus_ref, 0.99))
     past_threshold = stats.knn_threshold(ref, quantile=0.99)
@@ -214,8 +223,9 @@ def _top_dense(row: dict) -> float | None:
 
 
 def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
+    top_current = [_top_dense(r) for r in w.current]
     ref = [s for s in map(_top_dense, w.reference) if s is not None]
-    cur = [s for s in map(_top_dense, w.current) if s is not None]
+    cur = [s for s in top_current if s is not None]
     test: dict = {
         "name": "top retrieval similarity",
         "n_reference": len(ref),
@@ -225,9 +235,7 @@ def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
     if note:
         test["note"] = note
     else:
-        from scipy.stats import mannwhitneyu
-
-        auc = stats.rank_auc(np.array(ref), np.array(cur))
+        auc, p = stats.rank_auc(np.array(ref), np.array(cur))
         n1, n2 = len(ref), len(cur)
         se = math.sqrt(auc * (1 - auc) / min(n1, n2) + 1e-12)
         test.update(
@@ -236,7 +244,7 @@ def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
             effect="AUC (current above reference)",
             auc=round(auc, 4),
             auc_ci=[round(max(0.0, auc - 1.96 * se), 4), round(min(1.0, auc + 1.96 * se), 4)],
-            p=round(float(mannwhitneyu(cur, ref).pvalue), 6),
+            p=round(p, 6),
             _meaningful=abs(auc - 0.5) >= 0.1,
         )
         tests.append(test)
@@ -253,8 +261,8 @@ def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
         "documents_no_longer_retrieved": sorted(docs_ref - docs_cur),
         "outlier_retrievals": [
             {"id": r["id"], "question": r["question"], "top_similarity": round(s, 4)}
-            for r in w.current
-            if low is not None and (s := _top_dense(r)) is not None and s < low
+            for r, s in zip(w.current, top_current, strict=True)
+            if low is not None and s is not None and s < low
         ],
     }
 
@@ -354,12 +362,11 @@ def _conversations(w: Window) -> dict:
         else np.zeros(0)
     )
     reasks = 0
-    vectors = _vectors(w.current) if w.current else None
-    for i, r in enumerate(w.current):
-        for j in range(i):
-            if w.current[j]["user"] == r["user"] and float(vectors[i] @ vectors[j]) >= 0.9:
-                reasks += 1
-                break
+    if w.current:  # a re-ask: the same user asked a question this close before, in the window
+        v = w.current_vectors
+        users = np.array([str(r["user"]) for r in w.current])
+        close = (v @ v.T >= 0.9) & (users[:, None] == users[None, :])
+        reasks = int(np.tril(close, -1).any(axis=1).sum())
     return {
         "sessions": len(sessions),
         "turns": _summary(turns),
@@ -427,7 +434,6 @@ def monitor_report(
     rows = store.monitoring_rows(user=viewer.name, everyone=everyone)
     w = split(rows, window=window, since=since, reference_since=reference_since)
     report = build(
-        rows,
         w,
         chunks=store.chunk_vectors(),
         paths=store.chunk_paths,
@@ -445,7 +451,9 @@ def _plot_data(w: Window) -> dict:
     top retrieval similarity of each ask."""
     data: dict = {"map": {"reference": [], "current": []}, "top_similarity": {}}
     if len(w.reference) + len(w.current) >= 3:
-        vectors = _vectors(w.reference + w.current).astype(np.float64)
+        parts = [w.reference_vectors] if w.reference else []
+        parts += [w.current_vectors] if w.current else []
+        vectors = np.vstack(parts).astype(np.float64)
         centred = vectors - vectors.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         xy = np.round(centred @ vt[:2].T, 4).tolist()
