@@ -46,8 +46,15 @@ def main() -> None:
         default=1,
         help="ask every N-th answerable and every N-th unanswerable question (a quicker run)",
     )
+    ap.add_argument(
+        "--grammar-forcing",
+        action="append",
+        choices=["canonical", "model"],
+        help="how forced text is tokenized (docqa.toml grammar_forcing); give both to compare",
+    )
     args = ap.parse_args()
     modes = args.mode or ["generative", "extractive"]
+    forcings = args.grammar_forcing or ["canonical"]
     questions = json.loads((REPO / "tests" / "sample_questions.json").read_text())
     answerable = [q for q in questions if q["answerable"]][:: args.every]
     refusable = [q for q in questions if not q["answerable"]][:: args.every]
@@ -71,7 +78,8 @@ def main() -> None:
         "|---|---|---|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        comps = Components(Settings(home=Path(tmp)))
+        by_forcing = {f: Components(Settings(home=Path(tmp), grammar_forcing=f)) for f in forcings}
+        comps = by_forcing[forcings[0]]
         ingest([docs], store=comps.store, embedder=comps.document_embedder, index=comps.index)
         t0 = time.perf_counter()
         comps.null_pool(ANONYMOUS)  # built once per store (then cached on disk)
@@ -80,8 +88,13 @@ def main() -> None:
         def rel(path: str) -> str:
             return str(Path(path).relative_to(docs))
 
-        for mode in modes:
+        runs = [(f, m) for f in forcings for m in modes]
+        for forcing, mode_name in runs:
+            comps = by_forcing[forcing]
+            mode = mode_name
             options = AskOptions(k=5, mode=mode, log=False, max_attempts=args.max_attempts)
+            if len(forcings) > 1:
+                mode = f"{mode_name}, {forcing} forcing"
             tally = {
                 k: {"grounded": 0, "correct": 0, "cited": 0, "refused": 0}
                 for k in ("before", "after")

@@ -491,6 +491,9 @@ def print_report(console: Console, r: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if o.get("flagged_when_asked"):
+        ids = ", ".join(f"#{i}" for i in o["flagged_when_asked"][:10])
+        console.print(f"  [dim]flagged by the guard when asked: {ids}[/dim]", highlight=False)
     rt = r["retrieval"]
     console.print("\n[bold cyan]Retrieval[/bold cyan]")
     console.print("  top similarity: " + _test_line(rt["scores"]), highlight=False, soft_wrap=True)

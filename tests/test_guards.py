@@ -7,7 +7,7 @@ import json
 
 from docqa.config import load_settings
 from docqa.monitor.guards import MIN_REFERENCE, question_flags
-from docqa.monitor.text import is_toxic, sentiment, toxic_words
+from docqa.monitor.text import sentiment, toxic_words
 from docqa.store import Store
 from tests.cli import invoke
 
@@ -30,7 +30,7 @@ def _ask(*args, input=None) -> dict:
 
 def test_lexicons():
     assert toxic_words("What a stupid, stupid question, damn it") == ["stupid", "stupid", "damn"]
-    assert is_toxic("you b1tch") and not is_toxic("How tall is the tower?")
+    assert toxic_words("you b1tch") == ["b1tch"] and not toxic_words("How tall is the tower?")
     assert sentiment("I love this wonderful tower") > 0.5 > -0.5 > sentiment("I hate this awful")
 
 

@@ -307,3 +307,16 @@ def test_the_mmd_permutation_test_equals_its_definition():
         stat, p = stats.mmd_permutation(x, y, 199)
         want_stat, want_p = by_definition(x, y, 199)
         assert stat == pytest.approx(want_stat, abs=1e-12) and p == want_p
+
+
+def test_toxicity_is_the_verdict_the_guard_recorded_else_the_same_word_list():
+    from docqa.monitor.report import _toxic
+
+    recorded = {
+        "question": "fine words",
+        "answer": "",
+        "flags": {"toxic_question": {"flagged": True}},
+    }
+    assert _toxic(recorded, "questions") is True  # what the guard saw when it was asked
+    older = {"question": "what a damn mess", "answer": "ok", "flags": {}}
+    assert _toxic(older, "questions") is True and _toxic(older, "answers") is False

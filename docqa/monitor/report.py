@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from docqa.monitor import stats
-from docqa.monitor.text import is_toxic, sentiment
+from docqa.monitor.text import sentiment, toxic_words
 
 ALPHA = 0.05
 MIN_N = 20
@@ -189,7 +189,16 @@ def _topics(w: Window, ref: np.ndarray, cur: np.ndarray, tests: list) -> list[di
 def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
     """Current questions far from the documents *and* from past questions, each distance
     calibrated as the 99th percentile of the reference questions' own (held out)."""
-    out: dict = {"n_reference": len(w.reference), "n_current": len(w.current)}
+    out: dict = {
+        "n_reference": len(w.reference),
+        "n_current": len(w.current),
+        # what the inline guard flagged when each question was asked (against all past ones)
+        "flagged_when_asked": [
+            r["id"]
+            for r in w.current
+            if ((r.get("flags") or {}).get("outlier") or {}).get("flagged")
+        ],
+    }
     note = _too_little(len(w.reference), len(w.current))
     if note or chunks is None:
         return {**out, "note": note or "no documents", "questions": []}
@@ -270,8 +279,8 @@ def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
 def _toxicity(w: Window, tests: list) -> dict:
     out = {}
     for what, key in (("questions", "question"), ("answers", "answer")):
-        ref = [is_toxic(r[key] or "") for r in w.reference]
-        cur = [is_toxic(r[key] or "") for r in w.current]
+        ref = [_toxic(r, what) for r in w.reference]
+        cur = [_toxic(r, what) for r in w.current]
         test = _two_proportions(f"toxic {what}", sum(ref), len(ref), sum(cur), len(cur), tests)
         test["rate_ci"] = _wilson(sum(cur), len(cur))
         test["examples"] = [
@@ -279,6 +288,15 @@ def _toxicity(w: Window, tests: list) -> dict:
         ][:5]
         out[what] = test
     return out
+
+
+def _toxic(row: dict, what: str) -> bool:
+    """The verdict the guard recorded when the question was answered; computed the same way
+    (docqa.monitor.guards' word list) for asks recorded before guards existed."""
+    flag = (row.get("flags") or {}).get("toxic_question" if what == "questions" else "toxic_answer")
+    if isinstance(flag, dict) and "flagged" in flag:
+        return bool(flag["flagged"])
+    return bool(toxic_words(row["question" if what == "questions" else "answer"] or ""))
 
 
 def _sentiment(w: Window) -> dict:

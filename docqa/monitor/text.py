@@ -30,10 +30,6 @@ def toxic_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if checker.contains_profanity(w)]
 
 
-def is_toxic(text: str) -> bool:
-    return bool(text) and _profanity().contains_profanity(text)
-
-
 def sentiment(text: str) -> float:
     """VADER's compound score, from -1 (most negative) to 1 (most positive)."""
     return float(_vader().polarity_scores(text)["compound"])
