@@ -114,7 +114,13 @@ def test_vllm_gets_structured_outputs_and_reports_cached_tokens(stubs):
     stub = stubs(
         {
             "/v1/models": models(owned_by="vllm"),
-            "/v1/completions": lambda b: (200, {**completion("yes")(b)[1], "usage": usage}),
+            "/v1/completions": lambda b: (
+                200,
+                {
+                    **completion('{"a":1}' if "json" in b["structured_outputs"] else "yes")(b)[1],
+                    "usage": usage,
+                },
+            ),
         }
     )
     llm = RemoteLLM(stub.url, retries=0, chat_format=ChatFormat(CHATML))
@@ -253,3 +259,43 @@ def test_a_json_string_pattern_never_reaches_a_quote_or_backslash():
 def test_case_insensitive_regexes_are_refused():
     with pytest.raises(TemplateError, match="ignores case"):
         regex_rule("(?i)yes")
+
+
+def test_a_value_the_server_cut_off_is_asked_again_with_room(stubs):
+    """The local decoder closes JSON inside its budget; a server cannot, so a value it left
+    unfinished at the budget is requested again with more room, and says so."""
+    stub = stubs(
+        {
+            "/v1/models": models(),
+            "/extras/tokenize/count": (200, {"count": 1}),
+            "/v1/completions": lambda b: (
+                200,
+                {
+                    **completion("")(b)[1],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "text": '{"a":' if b["max_tokens"] == 5 else '{"a":12}',
+                            "finish_reason": "length" if b["max_tokens"] == 5 else "stop",
+                        }
+                    ],
+                },
+            ),
+        }
+    )
+    llm = RemoteLLM(stub.url, retries=0, chat_format=ChatFormat(CHATML))
+    fill = llm.fill("p", make_slot("j", schema={"type": "object"}, max_tokens=5))
+    assert (fill.text, fill.finish) == ('{"a":12}', "over_budget")
+    assert [b["max_tokens"] for b in stub.completions()] == [5, 4 * 5 + 64]
+
+
+def test_a_value_breaking_its_constraint_is_an_error_not_an_answer(stubs):
+    stub = stubs(
+        {
+            "/v1/models": models(owned_by="vllm"),
+            "/v1/completions": completion("Not a number"),
+        }
+    )
+    llm = RemoteLLM(stub.url, retries=0, chat_format=ChatFormat(CHATML))
+    with pytest.raises(GenerationError, match="breaks its regex constraint: the server ignored"):
+        llm.fill("p", make_slot("n", regex="[0-9]+"))

@@ -247,20 +247,25 @@ class RemoteLLM:
         started = time.perf_counter()
         response = self._complete(prompt, slot, slot.max_tokens)
         finish = "length" if response.choices[0].finish_reason == "length" else "stop"
-        if finish == "length" and slot.kind != "text":
+        if finish == "length" and not self._complete_value(slot, response.choices[0].text):
             # The local decoder closes a constrained value inside its budget; a server cannot
-            # be told to, so the value is asked for again with room to finish (as the local
-            # decoder, too, goes over budget rather than return an invalid value).
+            # be told to, so a value it cut off unfinished is asked for again with room to
+            # finish (the local decoder, too, goes over budget rather than return it invalid).
             response = self._complete(prompt, slot, 4 * slot.max_tokens + 64)
             finish = "over_budget"
         seconds = time.perf_counter() - started
         choice = response.choices[0]
-        if choice.finish_reason == "length" and slot.kind != "text":
+        if not self._complete_value(slot, choice.text):
+            if choice.finish_reason == "length":
+                raise GenerationError(
+                    f"slot {slot.name!r}: the model server did not finish the {slot.kind} "
+                    f"value within {4 * slot.max_tokens + 64} tokens"
+                )
             raise GenerationError(
-                f"slot {slot.name!r}: the model server did not finish the {slot.kind} value "
-                f"within {4 * slot.max_tokens + 64} tokens"
+                f"the model server at {self.url} returned {choice.text[:60]!r} for slot "
+                f"{slot.name!r}, which breaks its {slot.kind} constraint: the server ignored it "
+                f"(llm_server = {self.server!r}; a vLLM older than 0.10.2 needs guided_* fields)"
             )
-        self._check(slot, choice.text)
         usage = response.usage
         logprobs = getattr(choice, "logprobs", None)
         token_logprobs = [
@@ -287,26 +292,28 @@ class RemoteLLM:
             f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
         )
 
-    def _check(self, slot: Slot, text: str) -> None:
-        """A server that ignores a constraint (an older vLLM drops fields it does not know,
-        with a warning only in its own log) must not pass its free text off as constrained.
-        Regexes and choices are checked here; a schema value is parsed by the program."""
+    @staticmethod
+    def _complete_value(slot: Slot, text: str) -> bool:
+        """Whether `text` is a whole value of the slot's constraint. A server that ignores a
+        constraint (an older vLLM drops fields it does not know, with a warning only in its
+        own log) must not pass its free text off as constrained; a value cut off at the
+        budget must not pass for a finished one."""
+        import json
         import re
 
-        ok = True
         if slot.choices is not None:
-            ok = text in slot.choices
-        elif slot.regex is not None:
+            return text in slot.choices
+        if slot.regex is not None:
             try:
-                ok = re.fullmatch(slot.regex, text, re.DOTALL) is not None
+                return re.fullmatch(slot.regex, text, re.DOTALL) is not None
             except re.error:  # a Rust-only regex feature: llguidance validated it already
-                ok = True
-        if not ok:
-            raise GenerationError(
-                f"the model server at {self.url} returned {text[:60]!r} for slot {slot.name!r}, "
-                f"which breaks its {slot.kind} constraint: the server ignored it (llm_server = "
-                f"{self.server!r}; a vLLM older than 0.10.2 needs guided_* fields)"
-            )
+                return True
+        if slot.schema_json is not None:
+            try:
+                json.loads(text)
+            except ValueError:
+                return False
+        return True
 
     def fill_beams(
         self,
