@@ -150,3 +150,18 @@ def test_line_numbers_inside_a_long_multi_line_block(minilm_tokenizer):
         first = int(c.text.split()[1])
         last = int(c.text.split("\n")[-1].split()[1])
         assert (c.line_start, c.line_end) == (10 + first, 10 + last)
+
+
+def test_tokenizing_in_batches_gives_the_same_chunks(monkeypatch):
+    """Big documents are tokenized TOKENIZE_BATCH texts at a time (bounded memory); the
+    chunks are the same as tokenizing everything at once."""
+    from docqa.ingest import chunker
+
+    tok = FakeTokenizer()
+    blocks = tuple(
+        Block(f"Paragraph {i}. " + "word " * (5 + i % 40), 2 * i + 1, 2 * i + 1) for i in range(300)
+    )
+    doc = LoadedDocument("b.txt", "text", None, blocks)
+    whole = chunk_document(doc, tok, 32, 4)
+    monkeypatch.setattr(chunker, "TOKENIZE_BATCH", 7)
+    assert chunk_document(doc, tok, 32, 4) == whole and len(whole) > 2 * 7

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,10 +59,20 @@ def chunk_document(
 SEGMENT_CHARS = 50_000
 
 
+# Texts are tokenized this many at a time: token offsets are Python tuples, so tokenizing a
+# whole big document's pieces at once held gigabytes (a 50 MB file: 40,000 chunks).
+TOKENIZE_BATCH = 512
+
+
+def _token_counts(texts: Sequence[str], tokenizer: Tokenizer) -> Iterator[int]:
+    for i in range(0, len(texts), TOKENIZE_BATCH):
+        yield from (len(o) for o in tokenizer.offsets(texts[i : i + TOKENIZE_BATCH]))
+
+
 def _pieces(blocks: Sequence[Block], tokenizer: Tokenizer, budget: int) -> list[_Piece]:
     """Blocks as pieces no bigger than the budget, numbered by section."""
     small = [b.text for b in blocks if len(b.text) <= SEGMENT_CHARS]
-    counts = iter([len(o) for o in tokenizer.offsets(small)] if small else [])
+    counts = _token_counts(small, tokenizer)
     pieces: list[_Piece] = []
     section, last_page = 0, None
     for block in blocks:
@@ -217,13 +227,19 @@ def _tail(piece: _Piece, tokenizer: Tokenizer, n: int) -> _Piece | None:
     )
 
 
+def _measured(groups: list[list[_Piece]], tokenizer: Tokenizer):
+    """(group, joined text, token offsets), tokenized a batch at a time."""
+    for i in range(0, len(groups), TOKENIZE_BATCH):
+        batch = groups[i : i + TOKENIZE_BATCH]
+        texts = ["\n\n".join(p.text for p in g) for g in batch]
+        yield from zip(batch, texts, tokenizer.offsets(texts), strict=True)
+
+
 def _finish(groups: list[list[_Piece]], tokenizer: Tokenizer, budget: int) -> list[Chunk]:
     """Join each group's pieces and measure the real token count (tokenizers are not always
     additive across joins); the rare group over budget is cut into token windows."""
-    texts = ["\n\n".join(p.text for p in g) for g in groups]
-    spans_per_text = tokenizer.offsets(texts) if texts else []
     chunks: list[Chunk] = []
-    for group, text, spans in zip(groups, texts, spans_per_text, strict=True):
+    for group, text, spans in _measured(groups, tokenizer):
         starts = [p.line_start for p in group if p.line_start is not None]
         ends = [p.line_end for p in group if p.line_end is not None]
         common = dict(
