@@ -138,10 +138,14 @@ class Components:
 
         self.store.check_embedder(identity_of(self.embedder))
         index = self.new_index()
-        # a reader that had to rebuild a stale index writes it back only when no writer is
-        # at work (an ingest running now will save its own)
-        with try_write_lock(self.settings.home) as free:
-            open_index(self.store, index, self.embedder.dimension, save=free)
+        fingerprint = open_index(self.store, index, self.embedder.dimension, save=False)
+        if index.rebuilt:
+            # a reader that had to rebuild a stale index writes it back only when no writer is
+            # at work and the store is still in the state it was built from; readers take the
+            # lock only for that, so a writer is never told a mere reader is changing the store
+            with try_write_lock(self.settings.home) as free:
+                if free and self.store.fingerprint() == fingerprint:
+                    index.save(fingerprint)
         return index
 
     def null_pool(self, profile=None, embedder=None):

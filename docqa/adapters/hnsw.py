@@ -58,9 +58,7 @@ class HnswIndex:
         rows: Callable[[], Iterable[tuple[Sequence[int], np.ndarray]]],
     ) -> None:
         """Load the saved index if it matches `fingerprint`, else rebuild it from `rows()`."""
-        import hnswlib
-
-        if self.load_saved(fingerprint, hnswlib):
+        if self.load_saved(fingerprint):
             return
         self.rebuild(fingerprint, rows)
 
@@ -77,17 +75,33 @@ class HnswIndex:
             self.add(ids, vectors)
         self.rebuilt = True
 
-    def load_saved(self, fingerprint: Fingerprint, hnswlib) -> bool:
-        """Load the saved index if its sidecar says it was saved for `fingerprint`."""
+    def manifest(self) -> dict | None:
+        """The saved manifest (fingerprint, dimension, capacity, data file), None if missing
+        or unreadable."""
         try:
             meta = json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) else None
+
+    def saved_file(self, meta: dict) -> Path:
+        """The data file a manifest names ("file" is absent in manifests written before data
+        files were named by fingerprint: then it is the index path itself)."""
+        return self.path.with_name(str(meta.get("file", self.path.name)))
+
+    def load_saved(self, fingerprint: Fingerprint) -> bool:
+        """Load the saved index if its manifest says it was saved for `fingerprint`."""
+        import hnswlib
+
+        meta = self.manifest()
+        try:
             if (
-                tuple(meta["fingerprint"]) != tuple(fingerprint)
+                meta is None
+                or tuple(meta["fingerprint"]) != tuple(fingerprint)
                 or meta["dimension"] != self.dimension
             ):
                 return False
-            # "file" is absent in manifests written before data files were named by fingerprint
-            data = self.path.with_name(meta.get("file", self.path.name))
+            data = self.saved_file(meta)
             index = hnswlib.Index(space="cosine", dim=self.dimension)
             index.load_index(str(data), max_elements=int(meta["capacity"]))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -73,7 +74,6 @@ class RemoteLLM:
         self.model_id: str | None = None
         self.name = f"{self.url}"
         self._client = None
-        self._root = None  # a client for the server's own (non-/v1) endpoints
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -133,7 +133,7 @@ class RemoteLLM:
     def _detect(self, owned_by: str) -> str:
         if owned_by == "vllm":
             return "vllm"
-        if self._props() is not None:
+        if self._props is not None:
             return "llama.cpp"
         if self._get("/extras/tokenize/count", {"input": "x"}) is not None:
             return "llama-cpp-python"
@@ -143,23 +143,20 @@ class RemoteLLM:
         """A JSON answer from an endpoint some servers have; None when this one has not."""
         import openai
 
-        if self._root is None:
-            self._root = openai.OpenAI(
-                base_url=self.url,
-                api_key=self.api_key or "none",
-                timeout=self.timeout,
-                max_retries=0,
-            )
+        root = self.client.with_options(base_url=self.url, max_retries=0)  # not under /v1
         try:
             if body is None:
-                answer = self._root.get(path, cast_to=object)
+                answer = root.get(path, cast_to=object)
             else:
-                answer = self._root.post(path, body=body, cast_to=object)
+                answer = root.post(path, body=body, cast_to=object)
         except openai.OpenAIError:
             return None
         return answer if isinstance(answer, dict) else None
 
+    @cached_property
     def _props(self) -> dict | None:
+        """llama-server's /props (its chat template among them); None from other servers.
+        Asked once: detection and the chat format both need it."""
         props = self._get("/props")
         return props if isinstance(props, dict) and "chat_template" in props else None
 
@@ -172,7 +169,7 @@ class RemoteLLM:
         if self._chat_format is not None:
             return self._chat_format
         self.load()
-        props = self._props() if self.server == "llama.cpp" else None
+        props = self._props if self.server == "llama.cpp" else None
         if props and props.get("chat_template"):
             self._chat_format = ChatFormat(
                 props["chat_template"],

@@ -43,7 +43,6 @@ def doctor_command(
     import contextlib
     import json
 
-    from docqa.flows.corpus import identity_of
     from docqa.flows.doctor import diagnose, report_json
 
     config = settings(home, embedder=embedder)
@@ -56,7 +55,7 @@ def doctor_command(
                 home=config.home,
                 cache_dir=config.cache_dir,
                 index=comps.new_index(_dimension(comps)),
-                embedder=_identity(comps, identity_of),
+                embedder=_identity(comps),
                 repair=repair,
                 reexport=_reexport(comps),
             )
@@ -82,8 +81,10 @@ def _dimension(comps) -> int:
     return recorded.dimension if recorded is not None else comps.document_embedder.dimension
 
 
-def _identity(comps, identity_of):
+def _identity(comps):
+    """The configured embedder's identity; None when it cannot be loaded."""
     from docqa.errors import ModelError
+    from docqa.flows.corpus import identity_of
 
     try:
         return identity_of(comps.document_embedder)

@@ -164,14 +164,13 @@ def _index(store: Store, index, repair: bool) -> Check:
     with store.snapshot():
         fingerprint = store.fingerprint()
         ids = {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
-    import hnswlib
-
     problems = []
-    if not index.meta_path.exists():
-        problems.append(f"{index.meta_path} is missing")
-    elif _manifest_names_missing_file(index):
+    manifest = index.manifest()
+    if manifest is None:
+        problems.append(f"{index.meta_path} is missing or unreadable")
+    elif not index.saved_file(manifest).exists():
         problems.append(f"the index file {index.meta_path} names is missing")
-    elif not index.load_saved(fingerprint, hnswlib):
+    elif not index.load_saved(fingerprint):
         problems.append(f"{index.path} does not match the store (stale, from another state)")
     else:
         live = index.live_ids()
@@ -199,16 +198,6 @@ def _index(store: Store, index, repair: bool) -> Check:
             problems.append("the rebuilt index still disagrees with the store")
     check.problems = problems
     return check
-
-
-def _manifest_names_missing_file(index) -> bool:
-    import json
-
-    try:
-        name = json.loads(index.meta_path.read_text()).get("file", index.path.name)
-    except (OSError, ValueError, AttributeError):
-        return False  # unreadable: load_saved reports it as not matching
-    return not index.path.with_name(name).exists()
 
 
 def _files(store: Store) -> Check:

@@ -176,12 +176,11 @@ class LlamaEngine:
 
     @cached_property
     def bos_text(self) -> str:
-        bos = self.llm.token_bos()
-        return "" if bos < 0 else self.llm.detokenize([bos], special=True).decode("utf-8", "ignore")
+        return _token_text(self.llm, self.llm.token_bos())
 
     @cached_property
     def eos_text(self) -> str:
-        return self.llm.detokenize([self.eos], special=True).decode("utf-8", "ignore")
+        return _token_text(self.llm, self.eos)
 
     @cached_property
     def key(self) -> str:
@@ -276,13 +275,16 @@ def gguf_chat_format(path: Path) -> tuple[str | None, str, str]:
             vocab = Llama(model_path=str(path), vocab_only=True, verbose=False, n_ctx=512)
     except Exception as exc:
         raise ModelError(f"cannot read {path}: {exc}") from exc
-    bos, eos = vocab.token_bos(), vocab.token_eos()
-    text = lambda t: vocab.detokenize([t], special=True).decode("utf-8", "ignore")  # noqa: E731
     return (
         vocab.metadata.get("tokenizer.chat_template"),
-        "" if bos < 0 else text(bos),
-        "" if eos < 0 else text(eos),
+        _token_text(vocab, vocab.token_bos()),
+        _token_text(vocab, vocab.token_eos()),
     )
+
+
+def _token_text(llm, token: int) -> str:
+    """A special token's text (BOS, EOS) as chat templates write it; "" for none (-1)."""
+    return "" if token < 0 else llm.detokenize([token], special=True).decode("utf-8", "ignore")
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from re import _constants as c  # the regex syntax tree's opcodes (Python 3.11+)
+from re import _parser  # Python's own regex parser: the tree this module translates
 
 from docqa.errors import TemplateError
 from docqa.guide.slots import Slot
@@ -71,11 +73,7 @@ def regex_rule(pattern: str, json_string: bool = False) -> str:
     """A GBNF expression matching exactly what the regex fully matches (inside a JSON string
     when `json_string`: no quote, backslash or control character may appear)."""
     try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-    except ImportError:  # Python < 3.11
-        import sre_parse  # type: ignore[no-redef]
-    try:
-        tree = sre_parse.parse(pattern)
+        tree = _parser.parse(pattern)
     except re.error as exc:
         raise TemplateError(f"invalid regex {pattern!r}: {exc}") from exc
     ctx = _Context(pattern, bool(tree.state.flags & re.DOTALL), json_string)
@@ -92,8 +90,6 @@ def _sequence(items: list, ctx: _Context) -> str:
 
 
 def _item(op, av, ctx: _Context) -> str:
-    import re._constants as c  # type: ignore[import-not-found]
-
     if op is c.LITERAL:
         return _literal(_safe(chr(av), ctx))
     if op is c.NOT_LITERAL:
@@ -130,8 +126,6 @@ def _item(op, av, ctx: _Context) -> str:
 
 
 def _class(items, ctx: _Context) -> str:
-    import re._constants as c  # type: ignore[import-not-found]
-
     negate, parts = False, []
     for op, av in items:
         if op is c.NEGATE:
@@ -157,8 +151,6 @@ def _class(items, ctx: _Context) -> str:
 
 def _json_unsafe(op, av) -> bool:
     """Whether a positive class item can match a quote, a backslash or a control character."""
-    import re._constants as c  # type: ignore[import-not-found]
-
     if op is c.LITERAL:
         return av in (0x22, 0x5C) or av < 0x20
     if op is c.RANGE:
