@@ -41,36 +41,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(model: Path, threads: int, log) -> tuple[subprocess.Popen, str]:
+def start(model: Path, threads: int | None, log) -> tuple[subprocess.Popen, str]:
+    """`python -m llama_cpp.server` serving `model` on a free loopback port (threads: None
+    leaves llama-cpp-python's default), once it accepts connections; its output goes to
+    `log`. RuntimeError, with the end of the log when it is a file, if it does not start."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            str(threads),
-            "--n_threads_batch",
-            str(threads),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    for _ in range(240):
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command += ["--n_ctx", "4096", "--host", "127.0.0.1", "--port", str(port)]
+    if threads is not None:
+        command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.5)
-    raise SystemExit("a server did not start")
+    proc.kill()
+    tail = ""
+    if hasattr(log, "seek"):
+        log.seek(0)
+        tail = log.read()[-2000:]
+    raise RuntimeError(f"llama_cpp.server did not start:\n{tail}")
 
 
 def prompt(question: str, doc: int = 0) -> str:

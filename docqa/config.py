@@ -83,6 +83,11 @@ _ENV_KEYS = {
     "DOCQA_GRAMMAR_FORCING": "grammar_forcing",
 }
 _PATH_FIELDS = {"home", "model", "embedder", "llm_chat_template"}
+_CHOICES = {  # settings that take one of a few words
+    "query_embedder": QUERY_EMBEDDERS,
+    "grammar_forcing": ("canonical", "model"),
+    "llm_server": LLM_SERVERS,
+}
 
 
 def load_settings(
@@ -122,19 +127,14 @@ def load_settings(
         settings = replace(Settings(home=home), **clean)
     except TypeError as exc:
         raise DocqaError(f"invalid setting in {config_file}: {exc}") from exc
-    if settings.query_embedder not in QUERY_EMBEDDERS:
-        raise DocqaError(
-            f"query_embedder must be one of {', '.join(QUERY_EMBEDDERS)}, "
-            f"not {settings.query_embedder!r} (from {config_file} or DOCQA_QUERY_EMBEDDER)"
-        )
-    if settings.grammar_forcing not in ("canonical", "model"):
-        raise DocqaError(
-            f"grammar_forcing must be canonical or model, not {settings.grammar_forcing!r}"
-        )
-    if settings.llm_server not in LLM_SERVERS:
-        raise DocqaError(
-            f"llm_server must be one of {', '.join(LLM_SERVERS)}, not {settings.llm_server!r}"
-        )
+    for name, allowed in _CHOICES.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            env = next((var for var, field_ in _ENV_KEYS.items() if field_ == name), None)
+            where = f"{config_file}" + (f" or {env}" if env else "")
+            raise DocqaError(
+                f"{name} must be one of {', '.join(allowed)}, not {value!r} (from {where})"
+            )
     return settings
 
 

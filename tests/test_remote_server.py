@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -26,48 +22,18 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    from bench.serve import start
     from docqa.components import resolve_model_path
     from docqa.config import load_settings
 
     model = resolve_model_path(load_settings(home=tmp_path_factory.mktemp("h")))
-    port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--n_ctx",
-            "4096",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama_cpp.server did not start:\n{log.read()[-2000:]}")
-            time.sleep(0.5)
+    try:
+        proc, url = start(model, None, log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -142,6 +108,8 @@ def test_every_constraint_holds_through_the_server(server, home, tmp_path):
 
 
 def test_a_server_that_is_down_is_a_clear_error(home):
+    from bench.serve import free_port
+
     port = free_port()  # nothing listens there
     result = docqa(home, "ask", "Who built it?", "--llm-url", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
