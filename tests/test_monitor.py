@@ -280,32 +280,14 @@ def test_the_mmd_permutation_test_equals_its_definition():
     p-value of computing each permuted split's MMD² from its kernel blocks."""
     import numpy as np
 
+    from bench.monitor import by_blocks
     from docqa.monitor import stats
-
-    def by_definition(x, y, permutations, seed=0):
-        z = np.vstack([x, y])
-        d = stats._sq_dists(z, z)
-        k = np.exp(-d / (float(np.median(d[np.triu_indices(len(z), 1)])) or 1.0))
-
-        def mmd2(idx):
-            a, b = idx[: len(x)], idx[len(x) :]
-            kxx, kyy = k[np.ix_(a, a)], k[np.ix_(b, b)]
-            return (
-                (kxx.sum() - np.trace(kxx)) / (len(a) * (len(a) - 1))
-                + (kyy.sum() - np.trace(kyy)) / (len(b) * (len(b) - 1))
-                - 2 * k[np.ix_(a, b)].mean()
-            )
-
-        rng = np.random.default_rng(seed)
-        observed = mmd2(np.arange(len(z)))
-        null = [mmd2(rng.permutation(len(z))) for _ in range(permutations)]
-        return observed, (1 + sum(v >= observed for v in null)) / (permutations + 1)
 
     rng = np.random.default_rng(3)
     for shift in (0.0, 0.4):
         x, y = rng.standard_normal((30, 8)), rng.standard_normal((25, 8)) + shift
         stat, p = stats.mmd_permutation(x, y, 199)
-        want_stat, want_p = by_definition(x, y, 199)
+        want_stat, want_p = by_blocks(x, y, 199)
         assert stat == pytest.approx(want_stat, abs=1e-12) and p == want_p
 
 
