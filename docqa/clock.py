@@ -11,13 +11,16 @@ _reported = False
 def process_age() -> float | None:
     """Seconds since this process started (10 ms resolution), or None where /proc has no
     answer."""
+    from docqa.owner import start_ticks
+
+    started = start_ticks(os.getpid())
     try:
-        stat = Path("/proc/self/stat").read_text()
         uptime = float(Path("/proc/uptime").read_text().split()[0])
-        started = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, in ticks
-        return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
         return None
+    if started is None:
+        return None
+    return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
 
 
 def startup() -> float | None:

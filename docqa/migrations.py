@@ -170,3 +170,19 @@ def m005_guard_flags(db: Database) -> None:
         ALTER TABLE interactions ADD COLUMN outlier_score REAL;
         """,
     )
+
+
+@migrations()
+def m006_interaction_owners(db: Database) -> None:
+    # the process that began a running interaction (docqa.owner), so a reader can tell one
+    # still being answered from one whose process died; rows written before have none
+    _run(
+        db,
+        """
+        ALTER TABLE interactions ADD COLUMN owner_pid INTEGER;
+        ALTER TABLE interactions ADD COLUMN owner_host TEXT;
+        ALTER TABLE interactions ADD COLUMN owner_boot TEXT;
+        ALTER TABLE interactions ADD COLUMN owner_start INTEGER;
+        CREATE INDEX interactions_status ON interactions(status);
+        """,
+    )

@@ -147,6 +147,9 @@ _STATUS = {
     "withheld": "[red]withheld by --guard[/red]",
 }
 
+# a status in `log list` and `trace`: an interrupted ask's process died before it finished
+_SHOWN = {"interrupted": "[red]interrupted[/red]", "error": "[red]error[/red]"}
+
 
 def print_answer(console: Console, answer: Answer) -> None:
     if answer.grounding is not None and answer.grounding.unsupported():
@@ -300,8 +303,10 @@ def print_trace(console: Console, data: dict) -> None:
     head.append(f"user {row['user']}" if row.get("user") else "anonymous")
     if row.get("session"):
         head.append(f"session {row['session']} turn {row.get('turn')}")
-    head += [str(row.get("status")), f"{row.get('seconds') or 0:.2f} s"]
-    console.print("[bold]" + escape(" · ".join(head)) + "[/bold]", soft_wrap=True)
+    status = str(row.get("status"))
+    shown = [escape(h) for h in head]
+    shown += [_SHOWN.get(status, escape(status)), f"{row.get('seconds') or 0:.2f} s"]
+    console.print("[bold]" + " · ".join(shown) + "[/bold]", soft_wrap=True)
     console.print(f"[bold]Q:[/bold] {escape(row['question'])}", highlight=False, soft_wrap=True)
     for step in data["steps"]:
         d, stage = step["data"], step["stage"]
@@ -402,6 +407,13 @@ def print_trace(console: Console, data: dict) -> None:
         console.print(f"\n[bold]A:[/bold] {escape(row['answer'])}", highlight=False)
     if row.get("error"):
         console.print(f"\n[red]error:[/red] {escape(row['error'])}")
+    elif status == "interrupted":
+        pid = f" (pid {row['owner_pid']})" if row.get("owner_pid") else ""
+        console.print(
+            f"\n[red]interrupted:[/red] the process answering it{pid} is gone; "
+            "`docqa doctor --repair` records it",
+            soft_wrap=True,
+        )
 
 
 def print_log(console: Console, rows: list[dict]) -> None:
@@ -410,7 +422,11 @@ def print_log(console: Console, rows: list[dict]) -> None:
         return
     table = Table(box=None, header_style="bold")
     for col in ("id", "when (UTC)", "user", "session", "status", "tries", "grounded", "s"):
-        table.add_column(col, no_wrap=col in ("id", "when (UTC)", "tries", "grounded", "s"))
+        table.add_column(
+            col,
+            no_wrap=col in ("id", "when (UTC)", "tries", "grounded", "s"),
+            min_width=len("interrupted") if col == "status" else None,  # whole on 80 columns
+        )
     table.add_column("question", overflow="fold", ratio=1, min_width=20)
     for r in rows:
         session = f"{r['session']}#{r['turn']}" if r.get("session") else ""
@@ -420,7 +436,7 @@ def print_log(console: Console, rows: list[dict]) -> None:
             str(r["created_at"])[:16].replace("T", " "),
             escape(r.get("user") or "-"),
             escape(session),
-            str(r["status"]),
+            _SHOWN.get(str(r["status"]), escape(str(r["status"]))),
             str(r.get("attempts") or ""),
             grounded,
             f"{r.get('seconds') or 0:.1f}",
@@ -556,10 +572,15 @@ def print_report(console: Console, r: dict) -> None:
             highlight=False,
         )
     console.print(
-        f"  cache hit rate {op['cache_hit_rate']:.0%} · error rate {op['error_rate']:.0%} · "
-        f"attempts per answer {op['attempts_mean']:.2f}",
+        f"  cache hit rate {op['cache_hit_rate']:.0%} · error rate {op['error_rate']:.0%}"
+        f"{_interrupted(op.get('interrupted', 0))} · attempts per answer {op['attempts_mean']:.2f}",
         highlight=False,
     )
+
+
+def _interrupted(n: int) -> str:
+    """How many of the errors are asks whose process died."""
+    return f" ({n} interrupted: the process died)" if n else ""
 
 
 def _cached(n: int | None) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docqa import owner
 from docqa.errors import EmbedderMismatchError, StoreError
 from docqa.records import Chunk, DocumentInfo, Hit, Profile
 
@@ -54,6 +55,14 @@ MIGRATIONS = (
     "m003_attempts_and_sessions",
     "m004_users_and_document_groups",
     "m005_guard_flags",
+    "m006_interaction_owners",
+)
+
+# The status readers see: a running row whose process is gone (docqa.owner) is
+# "interrupted". The stored status stays "running" until `docqa doctor --repair` writes it.
+_STATUS = (
+    "(CASE WHEN status = 'running' AND docqa_owner_gone(owner_pid, owner_host, owner_boot,"
+    " owner_start, created_at) THEN 'interrupted' ELSE status END)"
 )
 
 
@@ -82,6 +91,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("docqa_owner_gone", 5, owner.gone)
             store = cls(conn)
             if not _schema_is_current(conn):
                 import sqlite_utils
@@ -397,12 +407,15 @@ class Store:
         return [r[0] for r in rows]
 
     # -- interactions ----------------------------------------------------------------------
-    # An interaction row is written when a question arrives (status "running") and each stage
-    # adds its step as it finishes, so an interrupted answer can still be inspected.
+    # An interaction row is written when a question arrives (status "running", with the
+    # process that owns it) and each stage adds its step as it finishes, so an interrupted
+    # answer can still be inspected.
     def begin_interaction(self, record: dict) -> int:
         row = _encode(record)
         row.setdefault("created_at", utcnow())
         row.setdefault("status", "running")
+        for column, value in owner.current().columns().items():
+            row.setdefault(column, value)
         cols = list(row)
         with self.conn:
             cur = self.conn.execute(
@@ -448,7 +461,7 @@ class Store:
         themselves: the guard's reference."""
         rows = self.conn.execute(
             "SELECT outlier_score FROM interactions WHERE outlier_score IS NOT NULL"
-            " AND status NOT IN ('running', 'error', 'withheld')"
+            " AND status NOT IN ('running', 'error', 'withheld', 'interrupted')"
             " AND coalesce(json_extract(flags, '$.outlier.flagged'), 0) = 0"
             " ORDER BY id DESC LIMIT ?",
             (limit,),
@@ -472,7 +485,7 @@ class Store:
         chunk ids each answer cited."""
         rows = self.conn.execute(
             "SELECT id, question, answer, status, turn, citations FROM interactions"
-            " WHERE session = ? AND user IS ? AND status NOT IN ('running', 'error')"
+            " WHERE session = ? AND user IS ? AND status NOT IN ('running', 'error', 'interrupted')"
             " ORDER BY id DESC LIMIT ?",
             (name, user, limit),
         ).fetchall()
@@ -510,11 +523,41 @@ class Store:
         return [(r[0], r[1]) for r in rows]
 
     def interaction(self, iid: int) -> dict | None:
-        cur = self.conn.execute("SELECT * FROM interactions WHERE id = ?", (iid,))
+        """The whole row, with the status readers see (`interrupted` for a running row whose
+        process is gone)."""
+        cur = self.conn.execute(
+            f"SELECT *, {_STATUS} AS shown_status FROM interactions WHERE id = ?", (iid,)
+        )
         row = cur.fetchone()
         if row is None:
             return None
-        return dict(zip([d[0] for d in cur.description], row, strict=True))
+        found = dict(zip([d[0] for d in cur.description], row, strict=True))
+        found["status"] = found.pop("shown_status")
+        return found
+
+    def interrupted_interactions(self) -> list[dict]:
+        """The rows still stored as running whose process is gone, oldest first."""
+        cur = self.conn.execute(
+            "SELECT id, created_at, question, owner_pid, owner_host FROM interactions"
+            f" WHERE status = 'running' AND {_STATUS} = 'interrupted' ORDER BY id"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def mark_interrupted(self, errors: dict[int, str]) -> list[int]:
+        """Store status "interrupted" with the given error text on these rows, if they are
+        still running; returns the ids marked."""
+        marked = []
+        with self.conn:
+            for iid, error in errors.items():
+                cur = self.conn.execute(
+                    "UPDATE interactions SET status = 'interrupted', error = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (error, iid),
+                )
+                if cur.rowcount:
+                    marked.append(iid)
+        return marked
 
     def list_interactions(
         self,
@@ -527,12 +570,13 @@ class Store:
         limit: int = 50,
     ) -> list[dict]:
         """Interactions, newest first: those of `user` (None: the anonymous ones) unless
-        `everyone`, optionally of one session, with one status, from `since` (ISO UTC) on."""
+        `everyone`, optionally of one session, with one status (as readers see it: a running
+        row whose process is gone is "interrupted"), from `since` (ISO UTC) on."""
         where, params = [], []
         if not everyone:
             where.append("user IS ?")
             params.append(user)
-        for column, value in (("session", session), ("status", status)):
+        for column, value in (("session", session), (_STATUS, status)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -541,9 +585,9 @@ class Store:
             params.append(since)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         cur = self.conn.execute(
-            "SELECT id, created_at, user, session, turn, kind, mode, status, attempts,"
-            " groundedness, seconds, prompt_tokens, cached_tokens, completion_tokens, question,"
-            f" answer FROM interactions{clause} ORDER BY id DESC LIMIT ?",
+            f"SELECT id, created_at, user, session, turn, kind, mode, {_STATUS} AS status,"
+            " attempts, groundedness, seconds, prompt_tokens, cached_tokens, completion_tokens,"
+            f" question, answer FROM interactions{clause} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )
         names = [d[0] for d in cur.description]
@@ -554,14 +598,15 @@ class Store:
     ) -> list[dict]:
         """The latest asks (oldest first) with what monitoring reads: the question's
         embedding, outcome, flags, timings and tokens, the first retrieval's hits and the
-        final attempt's grounding."""
-        where = "kind = 'ask' AND status != 'running'"
+        final attempt's grounding. Asks still being answered are left out; those whose process
+        died read as "interrupted"."""
+        where = f"kind = 'ask' AND {_STATUS} != 'running'"
         params: list = []
         if not everyone:
             where += " AND user IS ?"
             params.append(user)
         cur = self.conn.execute(
-            "SELECT id, created_at, user, session, turn, status, question, answer,"
+            f"SELECT id, created_at, user, session, turn, {_STATUS} AS status, question, answer,"
             " question_embedding, groundedness, attempts, flags, timings, prompt_tokens,"
             f" cached_tokens, completion_tokens, seconds FROM interactions WHERE {where}"
             " ORDER BY id DESC LIMIT ?",

@@ -24,7 +24,16 @@ def test_a_healthy_store_passes_every_check(ingested):
     code, report = doctor()
     assert code == 0 and report["ok"] is True
     names = [c["name"] for c in report["checks"]]
-    assert names == ["schema", "sqlite", "orphans", "embedder", "index", "files", "cache"]
+    assert names == [
+        "schema",
+        "sqlite",
+        "orphans",
+        "embedder",
+        "index",
+        "files",
+        "cache",
+        "interactions",
+    ]
 
 
 def test_index_entries_with_no_chunk_are_found_and_rebuilt_away(ingested, docqa_home):

@@ -198,7 +198,7 @@ def test_operations_and_conversations_are_exact(planter):
     op = r["operations"]
     assert op["latency"]["total"]["p50"] == 5.5
     assert op["latency"]["total"]["p99"] == pytest.approx(9.91)
-    assert op["cache_hit_rate"] == 0.4 and op["error_rate"] == 0.0
+    assert op["cache_hit_rate"] == 0.4 and op["error_rate"] == 0.0 and op["interrupted"] == 0
     assert op["attempts_mean"] == 1.5
     c = r["conversations"]
     assert c["sessions"] == 1 and c["turns"] == {"n": 1, "mean": 4.0, "p50": 4.0, "max": 4.0}

@@ -68,7 +68,8 @@ def log_list_command(
         str | None,
         typer.Option(
             "--status",
-            help="Only this status: grounded, partially_grounded, unanswerable, error, running.",
+            help="Only this status: grounded, partially_grounded, unanswerable, withheld, "
+            "error, running (being answered now) or interrupted (its process died).",
             show_default=False,
         ),
     ] = None,

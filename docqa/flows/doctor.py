@@ -3,7 +3,8 @@
 SQLite holds everything that cannot be made again (documents, chunks, their embeddings, users,
 the answer history). The hnswlib index, the full-text index, the KV cache, the ONNX export and
 the groundedness pools are derived from it and from the models. Each check names its
-problems; with `repair`, what is derived is rebuilt and broken cache files are removed.
+problems; with `repair`, what is derived is rebuilt, broken cache files are removed, and
+answers whose process died are marked interrupted.
 Nothing the user made is ever deleted: a file that is gone from disk is reported, and left
 to `docqa ingest --prune` or `docqa docs rm`.
 """
@@ -60,6 +61,7 @@ def diagnose(
         _index(store, index, repair),
         _files(store),
         _cache(home, cache_dir, repair),
+        _interactions(store, repair),
     ]
     if reexport is not None:
         checks.append(_query_embedder(reexport, repair))
@@ -243,6 +245,62 @@ def _cache(home: Path, cache_dir: Path, repair: bool) -> Check:
         check.repaired.append(f"removed {len(leftovers) + len(broken)} files")
         check.problems = []
     return check
+
+
+SHOWN_ROWS = 10  # interrupted interactions named one by one; the rest are counted
+
+
+def _interactions(store: Store, repair: bool) -> Check:
+    """Asks left `running` by a process that died (docqa.owner): readers already show them
+    as interrupted; `repair` stores that status, with the reason as the error."""
+    check = Check("interactions")
+    dead = store.interrupted_interactions()
+    if not dead:
+        return check
+    check.problems.append(
+        f"{len(dead)} interactions were left running by a process that died "
+        "(`docqa doctor --repair` marks them interrupted)"
+    )
+    for row in dead[:SHOWN_ROWS]:
+        when = str(row["created_at"])[:19].replace("T", " ")
+        check.problems.append(
+            f"interaction {row['id']}, asked {when} UTC by {_owner(row)}: "
+            f'"{_start(row["question"])}"'
+        )
+    if len(dead) > SHOWN_ROWS:
+        check.problems.append(f"and {len(dead) - SHOWN_ROWS} more")
+    if repair:
+        marked = store.mark_interrupted({r["id"]: _interrupted_error(r) for r in dead})
+        if marked:
+            check.repaired.append(
+                f"marked {len(marked)} interactions interrupted: {', '.join(map(str, marked))}"
+            )
+        check.problems = []  # any not marked were finished meanwhile
+    return check
+
+
+def _owner(row: dict) -> str:
+    from docqa.owner import current
+
+    if row["owner_pid"] is None:
+        return "a docqa from before owners were recorded"
+    elsewhere = f" on {row['owner_host']}" if row["owner_host"] != current().host else ""
+    return f"pid {row['owner_pid']}{elsewhere}"
+
+
+def _interrupted_error(row: dict) -> str:
+    from docqa.owner import current
+
+    if row["owner_pid"] is None:
+        return "interrupted: left running over an hour ago by a docqa that recorded no owner"
+    if row["owner_host"] != current().host:
+        return f"interrupted: left running over an hour ago by {_owner(row)}"
+    return f"interrupted: the process answering it ({_owner(row)}) died before it finished"
+
+
+def _start(question: str, width: int = 60) -> str:
+    line = " ".join(question.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _query_embedder(reexport, repair: bool) -> Check:

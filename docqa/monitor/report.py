@@ -418,7 +418,9 @@ def _operations(w: Window) -> dict:
     cached = sum(r["cached_tokens"] or 0 for r in rows)
     # answers from a model server that does not report its cache count for neither side
     known = sum(r["prompt_tokens"] or 0 for r in rows if r["cached_tokens"] is not None)
-    errors = sum(r["status"] == "error" for r in rows)
+    # an ask whose process died (status "interrupted") failed as surely as one that errored
+    interrupted = sum(r["status"] == "interrupted" for r in rows)
+    errors = sum(r["status"] == "error" for r in rows) + interrupted
     attempts = [r["attempts"] for r in rows if r.get("attempts")]
     return {
         "n": len(rows),
@@ -431,6 +433,7 @@ def _operations(w: Window) -> dict:
         "cache_hit_rate": round(cached / known, 4) if known else 0.0,
         "error_rate": round(errors / len(rows), 4) if rows else 0.0,
         "error_ci": _wilson(errors, len(rows)),
+        "interrupted": interrupted,
         "attempts_mean": round(float(np.mean(attempts)), 3) if attempts else 0.0,
         "total_seconds_series": [round(r["timings"].get("total", 0.0), 3) for r in rows],
     }
