@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from tests.fakes import FakeEmbedder, FakeLLM
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# the user's cache holds machine-wide facts (the llama.cpp runtime probe's verdicts): the tests
+# keep theirs apart, shared by the whole run so each model is probed once
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="docqa-tests-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "sample_docs"
@@ -25,6 +29,24 @@ def docqa_home(tmp_path, monkeypatch) -> Path:
     for var in ("DOCQA_MODEL", "DOCQA_EMBEDDER", "DOCQA_DEBUG", "DOCQA_USER"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test not marked `models` runs as if the model packages were not installed (set before
+    any fixture of it is made, module-wide ones too): one that reaches for the bundled embedder
+    or language model fails with "not found", so `pytest -m "not models"` needs neither."""
+    from docqa import config
+
+    real = _REAL_PACKAGE_DIR.setdefault("f", config._package_dir)
+    if item.get_closest_marker("models"):
+        config._package_dir = real
+    else:
+        hidden = {config.DEFAULT_MODEL_PACKAGE, config.DEFAULT_EMBEDDER_PACKAGE}
+        config._package_dir = lambda p: None if p in hidden else real(p)
+
+
+_REAL_PACKAGE_DIR: dict = {}
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ def _covered_lines(chunks) -> set[int]:
     return lines
 
 
+@pytest.mark.models  # the bundled embedder's tokenizer
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_sample_chunks_fit_the_window_and_cover_the_document(path, minilm_tokenizer):
     doc = load_document(path)
@@ -47,6 +48,7 @@ def test_sample_chunks_fit_the_window_and_cover_the_document(path, minilm_tokeni
         assert wanted <= _covered_lines(chunks)
 
 
+@pytest.mark.models  # the bundled embedder's tokenizer
 def test_long_section_is_split_with_overlap(minilm_tokenizer):
     sentences = [
         f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(120)
@@ -80,6 +82,7 @@ def test_pdf_chunks_never_span_pages():
     assert [c.page for c in chunks] == [1, 2, 3]
 
 
+@pytest.mark.models  # the bundled embedder's tokenizer
 def test_a_single_huge_word_is_cut_into_windows(minilm_tokenizer):
     doc = LoadedDocument("x.txt", "text", None, (Block("x" * 5000, 1, 1),))
     chunks = chunk_document(doc, minilm_tokenizer, max_tokens=64, overlap=8)
@@ -123,6 +126,7 @@ def test_property_limits_and_line_coverage(paragraphs, max_tokens, overlap):
     assert wanted <= _covered_lines(chunks)
 
 
+@pytest.mark.models  # the bundled embedder's tokenizer
 def test_a_block_longer_than_a_segment_is_cut_at_whitespace_and_keeps_every_word(
     minilm_tokenizer,
 ):
@@ -141,6 +145,7 @@ def test_a_block_longer_than_a_segment_is_cut_at_whitespace_and_keeps_every_word
     assert {(c.line_start, c.line_end) for c in chunks} == {(7, 7)}
 
 
+@pytest.mark.models  # the bundled embedder's tokenizer
 def test_line_numbers_inside_a_long_multi_line_block(minilm_tokenizer):
     lines = [f"line {i} says something about topic {i % 7}." for i in range(4000)]
     block = Block("\n".join(lines), 10, 10 + len(lines) - 1)

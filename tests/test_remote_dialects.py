@@ -229,14 +229,17 @@ def parses():
     "regex",
     [r"\s+", r"\S", r"[\s\d]", r"[\^a]", r"[a\-z]", r"[\[\]]", '"\\\\', "é{2}", "\t|\n", "(?s:.)"],
 )
+@pytest.mark.models  # the bundled GGUF's vocabulary
 def test_llama_cpp_parses_every_translated_regex(parses, regex):
     assert parses(f"root ::= {regex_rule(regex)}\n")
 
 
+@pytest.mark.models  # the bundled GGUF's vocabulary
 def test_the_parser_check_can_fail(parses):
     assert not parses("root ::= [\\f]\n")  # an escape llama.cpp does not know
 
 
+@pytest.mark.models  # the bundled GGUF's vocabulary
 def test_schema_grammar_is_compact_json_that_llama_cpp_parses(parses):
     from docqa.flows.reply import answer_schema
 
