@@ -9,6 +9,9 @@
    (cold) against restoring its saved KV state from disk (warm), with identical output.
 3. Prompt tokens prefilled per `chat` turn (bench/chat.py's conversation).
 4. Token healing: its cost on one slot.
+5. Weight layouts: llama.cpp's extra buffer types (AMX, CPU_REPACK) against plain buffers,
+   prefill and decode tokens/s on this CPU (bench/layouts.py, which also runs alone and
+   writes its own section).
 A first table puts the three side by side.
 --write puts the tables into BENCHMARKS.md.
 """
@@ -216,6 +219,13 @@ def bench_healing(model: Path, repeats: int) -> list[str]:
     return rows
 
 
+def bench_layouts(model: Path, repeats: int) -> list[str]:
+    from bench.layouts import measure, requantized, table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return table(measure([model, requantized(model, Path(tmp))], repeats), repeats)
+
+
 def summary(decode: dict[str, float], prefix: dict, turns: list[dict]) -> list[str]:
     free = decode["free"]
     rows = [
@@ -261,6 +271,7 @@ def main() -> None:
         ("Prefix KV cache across processes", prefix_rows),
         ("Prompt tokens per conversation turn", turn_rows),
         ("Token healing", bench_healing(model, args.repeats)),
+        ("Weight layouts (bench/layouts.py)", bench_layouts(model, args.repeats)),
     ]
     text = "\n\n".join(f"### {title}\n\n" + "\n".join(rows) for title, rows in sections)
     print(text)

@@ -42,11 +42,13 @@ def free_port() -> int:
 
 
 def start(model: Path, threads: int | None, log) -> tuple[subprocess.Popen, str]:
-    """`python -m llama_cpp.server` serving `model` on a free loopback port (threads: None
-    leaves llama-cpp-python's default), once it accepts connections; its output goes to
-    `log`. RuntimeError, with the end of the log when it is a file, if it does not start."""
+    """llama-cpp-python's server (through docqa.adapters.llama_server, which lays the weights
+    out as docqa's runtime probe decided for this CPU) serving `model` on a free loopback port
+    (threads: None leaves llama-cpp-python's default), once it accepts connections; its output
+    goes to `log`. RuntimeError, with the end of the log when it is a file, if it does not
+    start."""
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command = [sys.executable, "-m", "docqa.adapters.llama_server", "--model", str(model)]
     command += ["--n_ctx", "4096", "--host", "127.0.0.1", "--port", str(port)]
     if threads is not None:
         command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]

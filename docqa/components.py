@@ -89,7 +89,44 @@ class Components:
             threads=self.settings.threads,
             cache_dir=self.settings.cache_dir,
             forcing=self.settings.grammar_forcing,
+            buffers=self.settings.llm_buffers,
         )
+
+    def model_runtime(self) -> dict:
+        """The CPU, the llama.cpp build, and how the local model's weights are laid out on
+        them and why (probed in child processes if no verdict is kept): `docqa doctor`."""
+        from docqa.adapters.llama_runtime import choose, cpu_info, llama_build
+        from docqa.errors import ModelError
+        from docqa.guide.engine import usable_cores
+
+        cpu, build = cpu_info(), llama_build()
+        injected = self.__dict__.get("llm")
+        if self.settings.llm_url:
+            backend = "remote"
+        elif injected is not None and not hasattr(injected, "engine"):
+            backend = "other"  # a model handed in by a program (or a test): no GGUF of ours
+        else:
+            backend = "local"
+        report = {
+            "cpu": {"model": cpu.model, "features": list(cpu.features)},
+            "llama_cpp": {"version": build.version, "system_info": build.system_info},
+            "backend": backend,
+            "model": None,
+            "weights": None,
+            "error": None,
+        }
+        if backend != "local":
+            return report
+        try:
+            path = resolve_model_path(self.settings)
+            report["model"] = str(path)
+            threads = self.settings.threads or usable_cores()
+            report["weights"] = choose(
+                path, setting=self.settings.llm_buffers, threads=threads
+            ).as_json()
+        except ModelError as exc:
+            report["error"] = str(exc)
+        return report
 
     def remote_llm(self):
         """The model behind settings.llm_url. Its chat format comes from llm_chat_template,

@@ -51,6 +51,10 @@ class Settings:
     llm_timeout: float = 120.0  # seconds per request, retried twice
     llm_api_key: str | None = None  # sent as a bearer token
     llm_chat_template: Path | None = None  # the served model's Jinja chat template file
+    # llama.cpp's extra buffer types for the local model's weights (AMX tiles, repacked rows):
+    # "auto" uses them where a one-time probe in a child process shows them safe on this CPU
+    # (docqa.adapters.llama_runtime), "extra" always, "plain" never
+    llm_buffers: str = "auto"
 
     @property
     def db_path(self) -> Path:
@@ -81,12 +85,14 @@ _ENV_KEYS = {
     "DOCQA_LLM_URL": "llm_url",
     "DOCQA_LLM_API_KEY": "llm_api_key",
     "DOCQA_GRAMMAR_FORCING": "grammar_forcing",
+    "DOCQA_LLM_BUFFERS": "llm_buffers",
 }
 _PATH_FIELDS = {"home", "model", "embedder", "llm_chat_template"}
 _CHOICES = {  # settings that take one of a few words
     "query_embedder": QUERY_EMBEDDERS,
     "grammar_forcing": ("canonical", "model"),
     "llm_server": LLM_SERVERS,
+    "llm_buffers": ("auto", "extra", "plain"),
 }
 
 

@@ -33,6 +33,7 @@ def test_a_healthy_store_passes_every_check(ingested):
         "files",
         "cache",
         "interactions",
+        "model runtime",
     ]
 
 

@@ -22,9 +22,10 @@ class LlamaCppLLM:
         seed: int = 0,
         cache_dir: Path | None = None,
         forcing: str = "canonical",
+        buffers: str = "auto",
     ):
         self.engine = LlamaEngine(
-            path, n_ctx=n_ctx, threads=threads, seed=seed, tables_dir=cache_dir
+            path, n_ctx=n_ctx, threads=threads, seed=seed, tables_dir=cache_dir, buffers=buffers
         )
         self.cache = PrefixCache(cache_dir) if cache_dir is not None else None
         self.name = self.engine.name

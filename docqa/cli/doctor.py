@@ -27,8 +27,8 @@ def doctor_command(
         typer.Option(
             "--repair",
             help="Rebuild what is derived from SQLite (vector index, full-text index, ONNX "
-            "export) and remove broken cache and temporary files. Documents and history are "
-            "never deleted.",
+            "export), remove broken cache and temporary files, and mark interactions whose "
+            "process died as interrupted. Documents and history are never deleted.",
         ),
     ] = False,
     json_out: JsonOpt = False,
@@ -36,14 +36,15 @@ def doctor_command(
     embedder: EmbedderOpt = None,
     wait: WaitOpt = None,
 ) -> None:
-    """Check the store: index against SQLite, files gone, embedder, schema, cache files.
+    """Check the store: index against SQLite, files gone, embedder, schema, cache files; and
+    the model runtime: the CPU, the llama.cpp build, and how the model's weights are laid out.
 
     Exit code 0 when all is well, 1 when a problem remains (each one named).
     """
     import contextlib
     import json
 
-    from docqa.flows.doctor import diagnose, report_json
+    from docqa.flows.doctor import Check, diagnose, report_json
 
     config = settings(home, embedder=embedder)
     comps = components(config)
@@ -59,9 +60,14 @@ def doctor_command(
                 repair=repair,
                 reexport=_reexport(comps),
             )
+        runtime = comps.model_runtime()
     finally:
         comps.close()
-    report = report_json(checks)
+    model_check = Check("model runtime")
+    if runtime["error"]:
+        model_check.problems.append(runtime["error"])
+    checks.append(model_check)
+    report = {**report_json(checks), "runtime": runtime}
     if json_out:
         print(json.dumps(report))
     else:
@@ -72,8 +78,27 @@ def doctor_command(
                 out.print(f"  [dim]repaired:[/dim] {escape(line)}")
             for line in check.problems:
                 out.print(f"  {escape(line)}")
+        _print_runtime(runtime)
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+def _print_runtime(runtime: dict) -> None:
+    """The runtime's facts, each on one line (whole in a pipe: paths are never cut)."""
+    cpu, build, weights = runtime["cpu"], runtime["llama_cpp"], runtime["weights"]
+    lines = [
+        ("cpu", f"{cpu['model']} ({' '.join(cpu['features']) or '-'})"),
+        ("llama.cpp", f"llama-cpp-python {build['version']}; {build['system_info']}"),
+    ]
+    if runtime["model"]:
+        lines.append(("model", runtime["model"]))
+    if weights:
+        lines.append(("weights", f"{weights['path']} ({weights['source']})"))
+        lines.append(("why", weights["reason"]))
+    if runtime["backend"] == "remote":
+        lines.append(("answers", "from the model server (--llm-url)"))
+    for name, text in lines:
+        out.print(f"  [dim]{name}:[/dim] {escape(text)}", soft_wrap=True)
 
 
 def _dimension(comps) -> int:

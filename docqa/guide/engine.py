@@ -21,7 +21,7 @@ import numpy as np
 from docqa.errors import GenerationError, ModelError
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -37,6 +37,8 @@ class LlamaEngine:
         threads: int | None = None,
         seed: int = 0,
         tables_dir: Path | None = None,
+        buffers: str = "auto",
+        probe_dir: Path | None = None,
     ):
         self.path = Path(path)
         self.name = self.path.name
@@ -44,6 +46,9 @@ class LlamaEngine:
         self.threads = threads
         self.seed = seed
         self.tables_dir = Path(tables_dir) if tables_dir is not None else None
+        self.buffers = buffers  # llama.cpp's extra buffer types: auto (probed) | extra | plain
+        self.probe_dir = probe_dir
+        self.runtime = None  # the RuntimeChoice the model was loaded with
         self._llm = None
 
     # -- loading ---------------------------------------------------------------------------
@@ -55,20 +60,29 @@ class LlamaEngine:
         with self.path.open("rb") as fh:
             if fh.read(4) != b"GGUF":
                 raise ModelError(f"{self.path} is not a GGUF model file (no GGUF header)")
+        from docqa.adapters.llama_probe import model_params
+        from docqa.adapters.llama_runtime import choose
+
+        # llama-cpp-python decodes on half the cores by default: on 2 cores that is one
+        # thread (bench/generate.py measures both)
+        threads = self.threads or usable_cores()
+        # weights go into llama.cpp's extra buffer types (AMX, repacked) only where a probe
+        # in a child process showed them safe on this CPU (docqa.adapters.llama_runtime)
+        self.runtime = choose(
+            self.path, setting=self.buffers, threads=threads, probe_dir=self.probe_dir
+        )
         try:
             from llama_cpp import Llama
 
-            # llama-cpp-python decodes on half the cores by default: on 2 cores that is one
-            # thread (bench/generate.py measures both)
-            threads = self.threads or _usable_cores()
-            self._llm = Llama(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                seed=self.seed,
-                verbose=False,
-            )
+            with model_params(extra_buffers=self.runtime.extra_buffers):
+                self._llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
         except Exception as exc:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ModelError(f"cannot load model {self.path}: {exc}") from exc
 
