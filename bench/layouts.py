@@ -30,6 +30,7 @@ from docqa.adapters.llama_runtime import (  # noqa: E402
     llama_build,
 )
 from docqa.config import Settings, resolve_model_path  # noqa: E402
+from docqa.guide.engine import usable_cores  # noqa: E402
 
 PREFILL_TEXT = (REPO / "sample_docs" / "eiffel_tower.txt").read_text()
 
@@ -82,9 +83,11 @@ def _rates(llm: LlamaCppLLM, prompt: list[int], n_decode: int) -> tuple[float, f
 def measure(models: list[Path], repeats: int, n_prompt: int = 512, n_decode: int = 64):
     rows = []
     for model in models:
-        layouts = {
-            layout: LlamaCppLLM(model, n_ctx=2048, buffers=layout) for layout in ("extra", "plain")
-        }
+        verdict = choose(model, threads=usable_cores())  # the threads the engine decodes on
+        # a layout the probe ruled out (it crashed, hung or computed other tokens) would take
+        # this process down with it: it is named, not measured
+        names = ("extra", "plain") if verdict.extra_buffers else ("plain",)
+        layouts = {layout: LlamaCppLLM(model, n_ctx=2048, buffers=layout) for layout in names}
         for llm in layouts.values():
             llm.load()
         prompt = layouts["plain"].engine.tokenize(PREFILL_TEXT)[:n_prompt]
@@ -92,18 +95,27 @@ def measure(models: list[Path], repeats: int, n_prompt: int = 512, n_decode: int
         for _ in range(repeats):
             for layout, llm in layouts.items():
                 runs[layout].append(_rates(llm, prompt, n_decode))
-        threads = layouts["extra"].engine.threads or os.cpu_count()
-        verdict = choose(model, threads=threads)
+        if not verdict.extra_buffers:
+            rows.append(
+                {
+                    "model": model.name,
+                    "layout": "extra",
+                    "buffers": verdict.buffers,
+                    "prefill": None,
+                    "decode": None,
+                    "chosen": False,
+                    "tokens": len(prompt),
+                    "why": verdict.reason,
+                }
+            )
         for layout in layouts:
-            prefill = statistics.median(r[0] for r in runs[layout])
-            decode = statistics.median(r[1] for r in runs[layout])
             rows.append(
                 {
                     "model": model.name,
                     "layout": layout,
                     "buffers": _buffers(model, layout == "extra"),
-                    "prefill": prefill,
-                    "decode": decode,
+                    "prefill": statistics.median(r[0] for r in runs[layout]),
+                    "decode": statistics.median(r[1] for r in runs[layout]),
                     "chosen": (layout == "extra") == verdict.extra_buffers,
                     "tokens": len(prompt),
                 }
@@ -127,6 +139,9 @@ def table(rows: list[dict], repeats: int) -> list[str]:
         base = plain[r["model"]]
         where = ", ".join(f"{n} {m:g} MiB" for n, m in r["buffers"].items())
         label = "extra buffer types" if r["layout"] == "extra" else "plain buffers"
+        if r["prefill"] is None:
+            lines.append(f"| {r['model']} | {label}: {where} | not run: {r['why']} | | | |")
+            continue
         lines.append(
             f"| {r['model']} | {label}: {where} | {r['prefill']:.0f} | {r['decode']:.1f} | "
             f"{r['prefill'] / base['prefill']:.2f}x, {r['decode'] / base['decode']:.2f}x | "

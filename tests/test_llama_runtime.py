@@ -285,3 +285,23 @@ def test_ask_answers_where_extra_buffers_crash(children, tmp_path, monkeypatch, 
 def test_signal_names_read_as_people_know_them():
     assert llama_runtime._signal_name(signal.SIGSEGV) == "SIGSEGV"
     assert llama_runtime._signal_name(200) == "signal 200"
+
+
+def test_the_layout_bench_names_a_layout_it_must_not_run():
+    """On a machine where the probe ruled the extra buffer types out, bench/layouts.py does
+    not load them (that would crash the bench): the table says why instead."""
+    from bench.layouts import table
+
+    plain = {"model": "m.gguf", "layout": "plain", "buffers": {"CPU_Mapped": 92.1}}
+    rows = [
+        {**plain, "layout": "extra", "buffers": {"AMX": 70.0}, "prefill": None,
+         "decode": None, "chosen": False, "tokens": 512, "why": "it died with SIGSEGV"},
+        {**plain, "prefill": 180.0, "decode": 60.0, "chosen": True, "tokens": 512},
+    ]  # fmt: skip
+    lines = table(rows, repeats=3)
+    assert (
+        "| m.gguf | extra buffer types: AMX 70 MiB | not run: it died with SIGSEGV | | | |" in lines
+    )
+    assert (
+        "| m.gguf | plain buffers: CPU_Mapped 92.1 MiB | 180 | 60.0 | 1.00x, 1.00x | yes |" in lines
+    )
