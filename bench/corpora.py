@@ -6,29 +6,39 @@ import subprocess
 from pathlib import Path
 
 PYTHON_DOCS = "python3.11-doc"  # Debian's package of the Python 3.11 documentation
+# the PostgreSQL 15 manual: the corpus of the retrieval and answer question sets (bench/data)
+POSTGRES_DOCS = "postgresql-doc-15"
 
 
 def python_docs(dest: Path) -> Path:
     """The Python 3.11 documentation (530 HTML files, ~67 MB, and their reST sources) from
     Debian's package, downloaded with apt-get and unpacked under `dest`; returns the folder
     holding `html/`. Needs apt-get and a reachable Debian mirror."""
-    root = dest / "python-docs"
-    html = root / "usr" / "share" / "doc" / "python3.11" / "html"
+    return debian_docs(PYTHON_DOCS, dest / "python-docs", "python3.11").parent
+
+
+def postgres_docs(dest: Path) -> Path:
+    """The PostgreSQL 15 manual (1,169 HTML pages, 18 MB) from Debian's package, unpacked
+    under `dest`; returns its `html/` folder. Needs apt-get and a reachable Debian mirror."""
+    return debian_docs(POSTGRES_DOCS, dest / "postgres-docs", "postgresql-doc-15")
+
+
+def debian_docs(package: str, root: Path, doc_dir: str) -> Path:
+    """`usr/share/doc/DOC_DIR/html` of a Debian package, downloaded once into `root`."""
+    html = root / "usr" / "share" / "doc" / doc_dir / "html"
     if html.is_dir():
-        return html.parent
-    dest.mkdir(parents=True, exist_ok=True)
+        return html
+    root.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(
-            ["apt-get", "download", PYTHON_DOCS], cwd=dest, check=True, capture_output=True
-        )
+        subprocess.run(["apt-get", "download", package], cwd=root, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         raise SystemExit(
-            f"cannot fetch {PYTHON_DOCS} with apt-get download: {exc} {detail.decode()[-300:]}"
+            f"cannot fetch {package} with apt-get download: {exc} {detail.decode()[-300:]}"
         ) from exc
-    deb = next(dest.glob(f"{PYTHON_DOCS}_*.deb"))
+    deb = next(root.glob(f"{package}_*.deb"))
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    return html.parent
+    return html
 
 
 def paragraphs(docs: Path, min_chars: int = 40, max_chars: int = 400) -> list[str]:

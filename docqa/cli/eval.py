@@ -1,0 +1,143 @@
+"""`docqa eval`: run a question set with gold answers through search or the answer loop."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from docqa.cli.common import (
+    EmbedderOpt,
+    HomeOpt,
+    JsonOpt,
+    KOpt,
+    LlmUrlOpt,
+    MaxAttemptsOpt,
+    Mode,
+    ModelOpt,
+    UserOpt,
+    answer,
+    components,
+    guarded,
+    out,
+    profile_of,
+    settings,
+)
+
+
+class EvalMode(StrEnum):
+    search = "search"
+    ask = "ask"
+
+
+@guarded
+def eval_command(
+    questions: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON lines, one question each: question, and optionally evidence (text a "
+            "retrieved chunk must hold), answer (a string or a list), answerable (false when "
+            "the documents do not answer it), id, half.",
+            show_default=False,
+        ),
+    ],
+    eval_mode: Annotated[
+        EvalMode,
+        typer.Option(
+            "--mode",
+            help="search: rank each question's evidence among the retrieved chunks (hit@1/5/10, "
+            "MRR). ask: run the answer loop and judge each answer.",
+        ),
+    ] = EvalMode.search,
+    half: Annotated[
+        str | None,
+        typer.Option(
+            "--half",
+            help="Only the questions whose half field is this (e.g. dev to tune, test to report).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Only the first N questions.", min=1, show_default=False),
+    ] = None,
+    answer_mode: Annotated[
+        Mode,
+        typer.Option("--answer-mode", help="The ask mode used in --mode ask."),
+    ] = Mode.generative,
+    max_attempts: MaxAttemptsOpt = 3,
+    k: KOpt = None,
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    llm_url: LlmUrlOpt = None,
+    log: Annotated[
+        bool,
+        typer.Option(
+            "--log",
+            help="Record each ask in the interaction log (off: evaluation questions would "
+            "count in monitor report).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the results as one HTML file.", show_default=False),
+    ] = None,
+    home: HomeOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Measure retrieval or answers on a question set with gold evidence and answers.
+
+    Exit code 0 whatever the scores (a usage error, 2, for a bad question file).
+    """
+    from docqa import render
+    from docqa.eval_report import print_eval, write_html
+    from docqa.flows.evaluate import evaluate_ask, evaluate_search, load_items
+
+    items = load_items(questions, half=half)[:limit]
+    config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
+    if answer_mode is Mode.extractive:
+        from dataclasses import replace
+
+        config = replace(config, template="extractive")
+    comps = components(config)
+    try:
+        who = profile_of(comps)
+        if eval_mode is EvalMode.search:
+            from docqa.flows.retrieve import retrieve
+
+            def search(question: str, depth: int) -> list[dict]:
+                found = retrieve(
+                    question,
+                    store=comps.store,
+                    embedder=comps.embedder,
+                    index=comps.index,
+                    k=depth,
+                    profile=who,
+                )
+                return [render.hit_json(h) for h in found.hits]
+
+            report = evaluate_search(items, search)
+        else:
+            from docqa.flows.ask import AskOptions
+
+            options = AskOptions(
+                k=config.k,
+                template=config.template,
+                log=log,
+                mode=answer_mode.value,
+                max_attempts=max_attempts,
+                user=who,
+            )
+            report = evaluate_ask(items, lambda q: render.answer_json(answer(comps, q, options)))
+    finally:
+        comps.close()
+    report = {"questions_file": str(questions), "half": half, **report}
+    if html is not None:
+        write_html(report, html)
+    if json_out:
+        print(render.dumps(report))
+    else:
+        print_eval(out, report)
