@@ -61,13 +61,81 @@ def run_docqa_configuration(name: str, toml: str, docs: Path, qset: Path, work: 
         chunks = json.loads(ingest.stdout)["chunks_total"]
         done.write_text(json.dumps({"seconds": seconds, "chunks": chunks}))
     ingested = json.loads(done.read_text())
-    row = {"name": name, "ingest_s": ingested["seconds"], "chunks": ingested["chunks"]}
+    row = {
+        "name": name,
+        "home": home,
+        "ingest_s": ingested["seconds"],
+        "chunks": ingested["chunks"],
+    }
     for half in ("dev", "test"):
         done = docqa(home, "eval", str(qset), "--half", half, "--json")
         if done.returncode != 0:
             raise SystemExit(f"{name}: eval failed: {done.stderr[-2000:]}")
         row[half] = json.loads(done.stdout)
     return row
+
+
+def candidate_recall(home: Path, qset: Path, depth: int = 100) -> dict[str, dict]:
+    """Where the evidence stands in each retriever's own ranking (dense alone, lexical alone)
+    and whether either brings it within `depth`: what fusion and reranking have to work with."""
+    from docqa.components import Components
+    from docqa.config import load_settings
+    from docqa.flows.evaluate import normal
+
+    comps = Components(load_settings(home=home))
+    store, embedder, index = comps.store, comps.embedder, comps.index
+    texts: dict[int, str] = {}
+
+    def text(cid: int) -> str:
+        if cid not in texts:
+            texts[cid] = normal(store.hits([(cid, {"score": 0.0})], None)[0].text)
+        return texts[cid]
+
+    out = {}
+    try:
+        for half in ("dev", "test"):
+            items = [i for i in load_items(qset, half=half) if i.evidence]
+            ranks: dict[str, list[int | None]] = {"dense": [], "lexical": [], "either": []}
+            for item in items:
+                want = normal(item.evidence)
+                vector = embedder.embed([item.question])[0]
+                found = {
+                    "dense": [c for c, _ in index.query(vector, depth, None)],
+                    "lexical": store.lexical_search(item.question, depth, None),
+                }
+                for name, ids in found.items():
+                    ranks[name].append(
+                        next((n for n, c in enumerate(ids, 1) if want in text(c)), None)
+                    )
+                both = [r for r in (ranks["dense"][-1], ranks["lexical"][-1]) if r]
+                ranks["either"].append(min(both) if both else None)
+            out[half] = {
+                name: {
+                    k: sum(r is not None and r <= k for r in rs) / len(rs)
+                    for k in (1, 5, 10, depth)
+                }
+                for name, rs in ranks.items()
+            }
+    finally:
+        comps.close()
+    return out
+
+
+def recall_table(recall: dict[str, dict], depth: int = 100) -> list[str]:
+    lines = [
+        "Where the evidence stands in each retriever's own ranking, for docqa's default "
+        f'configuration ("either": the better of the two ranks; @{depth}: what a reranker over '
+        f"{depth} candidates could reach):",
+        "",
+        f"| retriever | half | hit@1 | hit@5 | hit@10 | hit@{depth} |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for half, by_name in recall.items():
+        for name, at in by_name.items():
+            lines.append(
+                f"| {name} | {half} | {at[1]:.3f} | {at[5]:.3f} | {at[10]:.3f} | {at[depth]:.3f} |"
+            )
+    return lines
 
 
 def naive_chunks(docs: Path, size: int = 1000, overlap: int = 200) -> list[tuple[str, str]]:
@@ -119,10 +187,14 @@ def run_naive(docs: Path, qset: Path, work: Path) -> dict:
 
 def table(rows: list[dict], qset: Path) -> list[str]:
     dev, test = rows[0]["dev"], rows[0]["test"]
+    from docqa.adapters.llama_runtime import cpu_info
+
     shown = qset.relative_to(REPO) if qset.is_relative_to(REPO) else qset
+    cpu = cpu_info()
     lines = [
         f"Question set: `{shown}`: dev {dev['with_evidence']} questions with "
-        f"evidence, test {test['with_evidence']} (PostgreSQL 15 manual, 1,169 pages).",
+        f"evidence, test {test['with_evidence']} (PostgreSQL 15 manual, 1,169 pages). "
+        f"CPU: {cpu.model}, {os.cpu_count()} cores ({' '.join(cpu.features)}).",
         "",
         "| configuration | test hit@1 | test hit@5 | test hit@10 | test MRR | dev hit@1 | "
         "dev hit@5 | query p50 ms | chunks | ingest chunks/s |",
@@ -158,8 +230,9 @@ def main() -> None:
             run_docqa_configuration(name, toml, docs, args.set, work)
             for name, toml in CONFIGURATIONS
         ]
+        recall = candidate_recall(rows[0]["home"], args.set)
         rows.append(run_naive(docs, args.set, work))
-    text = "\n".join(table(rows, args.set.resolve()))
+    text = "\n".join(table(rows, args.set.resolve()) + [""] + recall_table(recall))
     print(text)
     if args.write:
         from bench.results import write_section
