@@ -95,9 +95,8 @@ class Components:
     def model_runtime(self) -> dict:
         """The CPU, the llama.cpp build, and how the local model's weights are laid out on
         them and why (probed in child processes if no verdict is kept): `docqa doctor`."""
-        from docqa.adapters.llama_runtime import choose, cpu_info, llama_build
+        from docqa.adapters.llama_runtime import cpu_info, llama_build
         from docqa.errors import ModelError
-        from docqa.guide.engine import usable_cores
 
         cpu, build = cpu_info(), llama_build()
         injected = self.__dict__.get("llm")
@@ -118,12 +117,9 @@ class Components:
         if backend != "local":
             return report
         try:
-            path = resolve_model_path(self.settings)
-            report["model"] = str(path)
-            threads = self.settings.threads or usable_cores()
-            report["weights"] = choose(
-                path, setting=self.settings.llm_buffers, threads=threads
-            ).as_json()
+            engine = self.llm.engine  # built, not loaded: the choice is made before loading
+            report["model"] = str(engine.path)
+            report["weights"] = engine.runtime_choice().as_json()
         except ModelError as exc:
             report["error"] = str(exc)
         return report

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 
 # A fixed English text: the same tokens reach both buffer layouts, so their logits can be
 # compared position by position.
@@ -28,30 +27,12 @@ SINGLES = 4  # then one at a time: the decoder's matrix-vector path
 TOP = 5
 
 
-@contextmanager
-def model_params(*, extra_buffers: bool):
-    """Make llama-cpp-python's Llama build its model parameters with `use_extra_bufts` set
-    as asked (its constructor has no argument for it: it starts from llama.cpp's defaults)."""
-    import llama_cpp.llama_cpp as low
-
-    original = low.llama_model_default_params
-
-    def defaults():
-        params = original()
-        params.use_extra_bufts = extra_buffers
-        return params
-
-    low.llama_model_default_params = defaults
-    try:
-        yield
-    finally:
-        low.llama_model_default_params = original
-
-
 def run(model: str, mode: str, threads: int) -> dict:
     import llama_cpp
     import numpy as np
     from llama_cpp import Llama
+
+    from docqa.adapters.llama_runtime import model_params
 
     with model_params(extra_buffers=mode == "extra"):
         llm = Llama(

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -68,6 +69,26 @@ class RuntimeChoice:
 
     def as_json(self) -> dict:
         return {**asdict(self), "path": self.path}
+
+
+@contextmanager
+def model_params(*, extra_buffers: bool):
+    """Make llama-cpp-python's Llama build its model parameters with `use_extra_bufts` set
+    as asked (its constructor has no argument for it: it starts from llama.cpp's defaults)."""
+    import llama_cpp.llama_cpp as low
+
+    original = low.llama_model_default_params
+
+    def defaults():
+        params = original()
+        params.use_extra_bufts = extra_buffers
+        return params
+
+    low.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
 
 
 @cache

@@ -23,8 +23,7 @@ def _option(argv: list[str], name: str) -> str | None:
 
 
 def main(argv: list[str]) -> None:
-    from docqa.adapters.llama_probe import model_params
-    from docqa.adapters.llama_runtime import choose
+    from docqa.adapters.llama_runtime import choose, model_params
     from docqa.config import load_settings
     from docqa.guide.engine import usable_cores
 

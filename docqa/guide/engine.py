@@ -60,21 +60,14 @@ class LlamaEngine:
         with self.path.open("rb") as fh:
             if fh.read(4) != b"GGUF":
                 raise ModelError(f"{self.path} is not a GGUF model file (no GGUF header)")
-        from docqa.adapters.llama_probe import model_params
-        from docqa.adapters.llama_runtime import choose
+        from docqa.adapters.llama_runtime import model_params
 
-        # llama-cpp-python decodes on half the cores by default: on 2 cores that is one
-        # thread (bench/generate.py measures both)
-        threads = self.threads or usable_cores()
-        # weights go into llama.cpp's extra buffer types (AMX, repacked) only where a probe
-        # in a child process showed them safe on this CPU (docqa.adapters.llama_runtime)
-        self.runtime = choose(
-            self.path, setting=self.buffers, threads=threads, probe_dir=self.probe_dir
-        )
+        threads = self.decode_threads
+        runtime = self.runtime_choice()
         try:
             from llama_cpp import Llama
 
-            with model_params(extra_buffers=self.runtime.extra_buffers):
+            with model_params(extra_buffers=runtime.extra_buffers):
                 self._llm = Llama(
                     model_path=str(self.path),
                     n_ctx=self.n_ctx,
@@ -85,6 +78,27 @@ class LlamaEngine:
                 )
         except Exception as exc:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ModelError(f"cannot load model {self.path}: {exc}") from exc
+
+    @property
+    def decode_threads(self) -> int:
+        # llama-cpp-python decodes on half the cores by default: on 2 cores that is one
+        # thread (bench/generate.py measures both)
+        return self.threads or usable_cores()
+
+    def runtime_choice(self):
+        """How this model's weights are laid out: in llama.cpp's extra buffer types (AMX,
+        repacked) only where a probe in a child process showed them safe on this CPU
+        (docqa.adapters.llama_runtime). Made once per engine, before loading."""
+        if self.runtime is None:
+            from docqa.adapters.llama_runtime import choose
+
+            self.runtime = choose(
+                self.path,
+                setting=self.buffers,
+                threads=self.decode_threads,
+                probe_dir=self.probe_dir,
+            )
+        return self.runtime
 
     @property
     def llm(self):
