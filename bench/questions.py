@@ -26,10 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-
-def normal(text: str) -> str:
-    """Whitespace collapsed and case folded: how evidence is matched against chunk text."""
-    return " ".join(text.split()).casefold()
+from docqa.flows.evaluate import normal  # noqa: E402  (how `docqa eval` matches evidence)
 
 
 def load(path: Path) -> list[dict]:

@@ -163,6 +163,20 @@ def profile_of(comps):
     return profile(comps.store, comps.settings.user)
 
 
+def search(comps, question: str, k: int, profile):
+    """Run retrieval with the real (or, in tests, fake) components."""
+    from docqa.flows.retrieve import retrieve
+
+    return retrieve(
+        question,
+        store=comps.store,
+        embedder=comps.embedder,
+        index=comps.index,
+        k=k,
+        profile=profile,
+    )
+
+
 def answer(comps, question: str, options):
     """Run the ask flow with the real (or, in tests, fake) components."""
     from docqa.flows.ask import ask

@@ -23,6 +23,7 @@ from docqa.cli.common import (
     guarded,
     out,
     profile_of,
+    search,
     settings,
 )
 
@@ -106,20 +107,10 @@ def eval_command(
     try:
         who = profile_of(comps)
         if eval_mode is EvalMode.search:
-            from docqa.flows.retrieve import retrieve
-
-            def search(question: str, depth: int) -> list[dict]:
-                found = retrieve(
-                    question,
-                    store=comps.store,
-                    embedder=comps.embedder,
-                    index=comps.index,
-                    k=depth,
-                    profile=who,
-                )
-                return [render.hit_json(h) for h in found.hits]
-
-            report = evaluate_search(items, search)
+            report = evaluate_search(
+                items,
+                lambda q, depth: [render.hit_json(h) for h in search(comps, q, depth, who).hits],
+            )
         else:
             from docqa.flows.ask import AskOptions
 

@@ -30,6 +30,7 @@ from docqa.cli.common import (
     profile_of,
     question_error,
     read_questions,
+    search,
     settings,
 )
 from docqa.errors import UsageError
@@ -77,19 +78,11 @@ def search_command(
 ) -> None:
     """Find the chunks that best match a question (dense + lexical, fused)."""
     from docqa import render
-    from docqa.flows.retrieve import retrieve
 
     comps = components(settings(home, embedder=embedder, k=k, user=user))
 
     def run(q: str):
-        return retrieve(
-            q,
-            store=comps.store,
-            embedder=comps.embedder,
-            index=comps.index,
-            k=comps.settings.k,
-            profile=who,
-        )
+        return search(comps, q, comps.settings.k, who)
 
     try:
         who = profile_of(comps)
