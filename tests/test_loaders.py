@@ -95,6 +95,18 @@ def test_html_drops_scripts_and_styles_and_keeps_headings(tmp_path):
     ]
 
 
+def test_html_drops_site_navigation_but_not_content_that_mentions_it(tmp_path):
+    html = (
+        "<html><body>\n<div class='navheader'><table><tr><td><a href='p.html'>Prev</a></td>"
+        "<td><a href='u.html'>Up</a></td></tr></table></div>\n"
+        "<nav><a href='/'>Home</a></nav>\n<div role='navigation'>Next</div>\n"
+        "<h1>Title</h1>\n<p class='navigation-note'>Navigation keys move the cursor.</p>\n"
+        "<div class='footer navfooter'><a href='n.html'>Next page</a></div>\n</body></html>"
+    )
+    doc = load_document(write(tmp_path, "a.html", html))
+    assert [b.text for b in doc.blocks] == ["Title", "Navigation keys move the cursor."]
+
+
 def test_pdf_blocks_carry_page_numbers():
     doc = load_document(SAMPLE_DOCS / "technology" / "linux_kernel.pdf")
     assert doc.format == "pdf" and doc.title == "The Linux Kernel"

@@ -1,7 +1,10 @@
 """HTML: visible text grouped into blocks by their block-level element, headings kept.
 
-Scripts, styles and other non-visible elements are dropped. Line numbers are those of the
-HTML source, so a citation points into the file the user has.
+Scripts, styles and other non-visible elements are dropped, and so is site navigation
+(`<nav>`, `role="navigation"`, and the navigation headers and footers documentation
+generators write, like DocBook's `navheader`): "Prev Up Home Next" on every page of a manual
+would otherwise become chunks of their own that match every question a little. Line numbers
+are those of the HTML source, so a citation points into the file the user has.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from docqa.errors import LoaderError
 from docqa.records import Block
 
 _DROP = {"script", "style", "noscript", "template", "head", "svg", "canvas", "iframe", "object"}
+# class names of navigation blocks (DocBook, Sphinx, MkDocs, Javadoc and most site themes)
+_NAV_CLASSES = {"navheader", "navfooter", "navbar", "navigation", "breadcrumb", "breadcrumbs"}
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _BLOCKS = {
     "p",
@@ -103,7 +108,7 @@ def html_blocks(text: str) -> tuple[str | None, list[Block]]:
                 add(element.tail, parent)
             continue
         stack.append((element, True))
-        if not isinstance(element.tag, str) or element.tag in _DROP:
+        if not isinstance(element.tag, str) or element.tag in _DROP or _is_navigation(element):
             continue
         add(element.text, element)
         stack.extend((child, False) for child in reversed(element))
@@ -131,3 +136,10 @@ def html_blocks(text: str) -> tuple[str | None, list[Block]]:
     if title is None:
         title = next((b.text for b in blocks if b.is_heading), None)
     return title, blocks
+
+
+def _is_navigation(element) -> bool:
+    if element.tag == "nav" or element.get("role") == "navigation":
+        return True
+    classes = element.get("class")
+    return bool(classes) and not _NAV_CLASSES.isdisjoint(classes.split())
