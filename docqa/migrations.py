@@ -186,3 +186,25 @@ def m006_interaction_owners(db: Database) -> None:
         CREATE INDEX interactions_status ON interactions(status);
         """,
     )
+
+
+@migrations()
+def m007_passage_vectors(db: Database) -> None:
+    # documents.passages: the docqa.ingest.passages format a document's vectors were made
+    # with (0: before sentence vectors; such documents are embedded again by the next
+    # ingest). chunk_sentences: each chunk's sentences, as character spans of its text and
+    # their vectors (float16, one row of the embedder's dimension per span).
+    _run(
+        db,
+        """
+        ALTER TABLE documents ADD COLUMN passages INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE chunk_sentences (
+            chunk_id INTEGER PRIMARY KEY,
+            spans TEXT NOT NULL,
+            vectors BLOB NOT NULL
+        );
+        CREATE TRIGGER chunk_sentences_ad AFTER DELETE ON chunks BEGIN
+            DELETE FROM chunk_sentences WHERE chunk_id = old.id;
+        END;
+        """,
+    )

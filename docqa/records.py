@@ -7,6 +7,10 @@ contract are built from them in docqa.render.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,31 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Sentences:
+    """A chunk's sentences: character spans of its text, and one vector per span."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class PassageVectors:
+    """What retrieval scores a chunk with: its vector, and its sentences' spans and vectors
+    (None for a chunk stored before sentence vectors)."""
+
+    vector: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+    sentences: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved chunk with its scores."""
 
     chunk_id: int
     path: str
     text: str
-    score: float  # fused (reciprocal rank fusion) score: higher is better
+    score: float  # the ranking score (docqa.flows.retrieve): higher is better
     heading: str = ""
     line_start: int | None = None
     line_end: int | None = None
@@ -57,6 +79,9 @@ class Hit:
     dense_score: float | None = None  # cosine similarity, when found by the vector index
     dense_rank: int | None = None
     lexical_rank: int | None = None  # rank in the FTS5 (bm25) results, when found there
+    sentence_score: float | None = None  # cosine similarity of the chunk's best sentence
+    lexical_score: float | None = None  # bm25, as a fraction of the best lexical match's
+    sentence: tuple[int, int] | None = None  # the best sentence's span in `text`
 
     @property
     def lines(self) -> tuple[int, int] | None:
@@ -228,6 +253,7 @@ class DocumentInfo:
     chunks: int
     ingested_at: str
     groups: tuple[str, ...] = ()  # empty: public
+    passages: int = 0  # the docqa.ingest.passages format its vectors were made with
 
 
 @dataclass(frozen=True)

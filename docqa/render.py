@@ -83,6 +83,9 @@ def hit_json(hit: Hit) -> dict:
         "score": hit.score,
         "dense_score": hit.dense_score,
         "lexical_rank": hit.lexical_rank,
+        "sentence_score": hit.sentence_score,
+        "lexical_score": hit.lexical_score,
+        "sentence": hit.text[slice(*hit.sentence)] if hit.sentence else None,
         "text": hit.text,
     }
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from docqa import owner
 from docqa.errors import EmbedderMismatchError, StoreError
-from docqa.records import Chunk, DocumentInfo, Hit, Profile
+from docqa.records import Chunk, DocumentInfo, Hit, PassageVectors, Profile, Sentences
 
 if TYPE_CHECKING:  # numpy is imported where vectors are handled: `docs list` needs none
     import numpy as np
@@ -56,6 +56,7 @@ MIGRATIONS = (
     "m004_users_and_document_groups",
     "m005_guard_flags",
     "m006_interaction_owners",
+    "m007_passage_vectors",
 )
 
 # The status readers see: a running row whose process is gone (docqa.owner) is
@@ -162,17 +163,20 @@ class Store:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         groups: Sequence[str] | None = None,
+        sentences: Sequence[Sentences] | None = None,
+        passages: int = 0,
     ) -> tuple[list[int], list[int]]:
         """Insert or replace one document and its chunks in one transaction. `groups` are
         the groups that may read it (empty: public); None keeps a replaced document's groups
-        (a new one is public).
+        (a new one is public). `sentences`: each chunk's sentence spans and vectors, made by
+        the docqa.ingest.passages format `passages`.
 
         Returns (new chunk ids, removed chunk ids) for the vector index.
         """
         import numpy as np
 
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
+        if len(chunks) != len(vectors) or (sentences is not None and len(sentences) != len(chunks)):
+            raise ValueError("one vector, and one set of sentences, per chunk")
         vectors = np.asarray(vectors, dtype=np.float32)
         with self.conn:
             if groups is None:
@@ -181,8 +185,8 @@ class Store:
             old = self._delete_document(path)
             cur = self.conn.execute(
                 "INSERT INTO documents (path, format, title, sha256, size, mtime, n_chunks,"
-                " ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, format, title, sha256, size, mtime, len(chunks), utcnow()),
+                " ingested_at, passages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, format, title, sha256, size, mtime, len(chunks), utcnow(), passages),
             )
             doc_id = cur.lastrowid
             new_ids = []
@@ -203,6 +207,15 @@ class Store:
                     ),
                 )
                 new_ids.append(int(cur.lastrowid))
+            if sentences is not None:
+                self.conn.executemany(
+                    "INSERT INTO chunk_sentences (chunk_id, spans, vectors) VALUES (?, ?, ?)",
+                    [
+                        (cid, json.dumps(s.spans), np.asarray(s.vectors, np.float16).tobytes())
+                        for cid, s in zip(new_ids, sentences, strict=True)
+                        if s.spans
+                    ],
+                )
             self._write_groups(doc_id, groups)
         return new_ids, old
 
@@ -379,11 +392,43 @@ class Store:
             )
         return out
 
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, PassageVectors]:
+        """The chunk vector, and the sentence spans and vectors (none for chunks ingested
+        before sentence vectors), of each chunk id given that exists."""
+        import numpy as np
+
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT c.id, c.embedding, s.spans, s.vectors FROM chunks c"
+            " LEFT JOIN chunk_sentences s ON s.chunk_id = c.id"
+            f" WHERE c.id IN ({','.join('?' * len(ids))})",
+            list(ids),
+        ).fetchall()
+        out = {}
+        for cid, chunk, spans, sentences in rows:
+            vector = np.frombuffer(chunk, dtype=np.float32)
+            if spans is None:
+                out[cid] = PassageVectors(vector, (), None)
+            else:
+                matrix = np.frombuffer(sentences, dtype=np.float16).reshape(-1, len(vector))
+                out[cid] = PassageVectors(
+                    vector, tuple(map(tuple, json.loads(spans))), matrix.astype(np.float32)
+                )
+        return out
+
     def lexical_search(
         self, question: str, limit: int, profile: Profile | None = None
     ) -> list[int]:
         """Chunk ids matching any of the question's words, best bm25 first; only chunks the
         profile may read (all, with no profile)."""
+        return [cid for cid, _ in self.lexical_scores(question, limit, profile)]
+
+    def lexical_scores(
+        self, question: str, limit: int, profile: Profile | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, bm25 score: higher is better) of the chunks matching any of the
+        question's words, best first; only chunks the profile may read."""
         words = []
         for w in re.findall(r"\w+", question.lower()):
             if w not in _STOPWORDS and w not in words:
@@ -393,18 +438,18 @@ class Store:
         query = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
         if profile is None or not self.restricted():
             rows = self.conn.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts)"
-                " LIMIT ?",
+                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+                " ORDER BY bm25(chunks_fts) LIMIT ?",
                 (query, limit),
             ).fetchall()
         else:
             rows = self.conn.execute(
-                "SELECT f.rowid FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
-                " JOIN documents d ON d.id = c.document_id"
+                "SELECT f.rowid, -bm25(chunks_fts) FROM chunks_fts f"
+                " JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id"
                 f" WHERE chunks_fts MATCH ? AND {_PERMITTED} ORDER BY bm25(chunks_fts) LIMIT ?",
                 (query, json.dumps(list(profile.groups)), limit),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [(r[0], float(r[1])) for r in rows]
 
     # -- interactions ----------------------------------------------------------------------
     # An interaction row is written when a question arrives (status "running", with the
@@ -671,8 +716,8 @@ class Store:
 _DOC_SELECT = (
     "SELECT id, path, format, title, sha256, size, n_chunks, ingested_at,"
     " (SELECT group_concat(name, char(31)) FROM"
-    "  (SELECT name FROM document_groups g WHERE g.document_id = documents.id ORDER BY name))"
-    " FROM documents"
+    "  (SELECT name FROM document_groups g WHERE g.document_id = documents.id ORDER BY name)),"
+    " passages FROM documents"
 )
 
 # The documents a profile may read, as SQL over `d` (documents): public ones (no group), and
@@ -708,4 +753,5 @@ def _doc(row: tuple) -> DocumentInfo:
         chunks=row[6],
         ingested_at=row[7],
         groups=tuple(row[8].split("\x1f")) if row[8] else (),
+        passages=row[9],
     )

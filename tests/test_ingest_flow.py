@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from docqa.adapters.hnsw import HnswIndex
 from docqa.errors import EmbedderMismatchError
 from docqa.flows.ingest import ingest, remove_documents
 from docqa.flows.retrieve import retrieve
+from docqa.ingest.passages import PASSAGE_FORMAT, embedding_text, sentence_spans
 from docqa.store import Store
 from tests.fakes import FakeEmbedder
 
@@ -57,11 +59,62 @@ def test_editing_one_file_re_embeds_only_its_chunks(docs, store, docqa_home):
     report, index = run([docs], store, emb, docqa_home)
     assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
     new_count = store.document(str(target)).chunks
-    assert emb.embedded == report.chunks_added == new_count
+    sentences = store.conn.execute(
+        "SELECT sum(json_array_length(spans)) FROM chunk_sentences s JOIN chunks c"
+        " ON c.id = s.chunk_id JOIN documents d ON d.id = c.document_id WHERE d.path = ?",
+        (str(target),),
+    ).fetchone()[0]
+    assert report.chunks_added == new_count
+    assert emb.embedded == new_count + sentences  # each chunk, and each of its sentences
     assert sum(before.values()) - before[str(target)] + new_count == store.chunk_count()
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     hits = retrieve("closing paragraph about the Moon", store=store, embedder=emb, index=index).hits
     assert hits[0].path == str(target)
+
+
+def test_a_chunk_is_embedded_with_its_headings_and_its_sentences_on_their_own(
+    docs, store, docqa_home
+):
+    emb = FakeEmbedder()
+    run([docs], store, emb, docqa_home)
+    doc = store.document(str(docs / "history" / "apollo11.md"))
+    cid, text, heading = store.conn.execute(
+        "SELECT id, text, heading FROM chunks WHERE document_id = ? AND heading != ''"
+        " ORDER BY seq LIMIT 1",
+        (doc.id,),
+    ).fetchone()
+    embedded = [t for call in emb.calls for t in call]
+    assert embedding_text(doc.title, heading, text) in embedded
+    assert embedding_text(doc.title, heading, text).endswith("\n" + text)
+    stored = store.passage_vectors([cid])[cid]
+    spans = sentence_spans(text)
+    assert len(spans) >= 2 and stored.spans == tuple(spans)
+    for (a, b), vector in zip(spans, stored.sentences, strict=True):
+        assert text[a:b] in embedded
+        assert np.allclose(vector, emb.embed([text[a:b]])[0], atol=1e-3)  # kept as float16
+    assert np.allclose(stored.vector, emb.embed([embedding_text(doc.title, heading, text)])[0])
+    assert {d.passages for d in store.documents()} == {PASSAGE_FORMAT}
+
+
+def test_documents_embedded_by_an_older_passage_format_are_embedded_again(docs, store, docqa_home):
+    emb = FakeEmbedder()
+    run([docs], store, emb, docqa_home)
+    old = str(docs / "history" / "apollo11.md")
+    with store.conn:  # as a store from before sentence vectors has it
+        store.conn.execute("UPDATE documents SET passages = 0 WHERE path = ?", (old,))
+        store.conn.execute(
+            "DELETE FROM chunk_sentences WHERE chunk_id IN (SELECT c.id FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id WHERE d.path = ?)",
+            (old,),
+        )
+    report, index = run([docs], store, emb, docqa_home)
+    assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
+    assert store.document(old).passages == PASSAGE_FORMAT
+    missing = store.conn.execute(
+        "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_sentences)"
+    ).fetchone()[0]
+    assert missing == 0
+    assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
 
 
 def test_bad_files_are_reported_and_the_rest_kept(docs, store, docqa_home):
@@ -99,6 +152,11 @@ def test_prune_and_rm(docs, store, docqa_home):
     removed = remove_documents(docs / "science", store=store, index=index, dimension=64)
     assert len(removed) == 6 and len(store.documents()) == 10
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
+    sentences_of = "SELECT DISTINCT chunk_id FROM chunk_sentences ORDER BY chunk_id"
+    # the removed documents' chunks took their sentences with them
+    assert [r[0] for r in store.conn.execute(sentences_of)] == [
+        r[0] for r in store.conn.execute("SELECT id FROM chunks ORDER BY id")
+    ]
 
 
 def test_another_embedder_is_refused(docs, store, docqa_home):

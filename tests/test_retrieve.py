@@ -1,13 +1,14 @@
-"""Retrieval: reciprocal rank fusion of dense and lexical candidates."""
+"""Retrieval: candidates from the vector index and FTS5, ranked by dense, best-sentence and
+lexical scores added."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from docqa.errors import EmptyStoreError, UsageError
-from docqa.flows.retrieve import RRF_K, retrieve
-from docqa.records import Chunk
+from docqa.flows.retrieve import LEXICAL_WEIGHT, SENTENCE_WEIGHT, retrieve
+from docqa.ingest.passages import sentence_spans
+from docqa.records import Chunk, Sentences
 from docqa.store import Store
 from tests.fakes import FakeEmbedder
 
@@ -22,13 +23,15 @@ class StubIndex:
         return [r for r in self.ranking if r[0] not in (exclude or ())][:k]
 
 
+TEXTS = ["zebra stripes", "lion mane", "zebra crossing road", "tiger", "elephant trunk"]
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     s = Store.open(tmp_path / "d.db")
-    texts = ["zebra stripes", "lion mane", "zebra crossing road", "tiger", "elephant trunk"]
     chunks = [
         Chunk(seq=i, text=t, n_tokens=2, line_start=i + 1, line_end=i + 1)
-        for i, t in enumerate(texts)
+        for i, t in enumerate(TEXTS)
     ]
     s.replace_document(
         path="/zoo.md",
@@ -38,25 +41,74 @@ def store(tmp_path) -> Store:
         size=1,
         mtime=None,
         chunks=chunks,
-        vectors=np.eye(5, 64, dtype=np.float32),
+        vectors=FakeEmbedder().embed(TEXTS),
     )
     yield s
     s.close()
 
 
-def test_fusion_ranks_agreement_first_and_keeps_lexical_only_hits(store):
-    dense = StubIndex([(2, 0.9), (4, 0.8), (1, 0.7)])  # chunk ids are 1..5
-    found = retrieve("zebra", store=store, embedder=FakeEmbedder(), index=dense, k=4)
-    ids = [h.chunk_id for h in found.hits]
-    # lexical: "zebra" matches chunks 1 and 3; dense ranks 2, 4, 1
-    assert ids[0] == 1  # found by both
-    assert set(ids) == {1, 2, 3, 4}
+def test_candidates_from_either_retriever_are_scored_on_the_stored_vectors(store):
+    emb = FakeEmbedder()
+    dense = StubIndex([(2, 0.9), (4, 0.8), (1, 0.7)])  # chunk ids are 1..5; scores ignored
+    found = retrieve("zebra", store=store, embedder=emb, index=dense, k=4)
+    # lexical: "zebra" matches chunks 1 and 3 (3 only lexically); dense brings 2, 4, 1
+    assert {h.chunk_id for h in found.hits} == {1, 2, 3, 4}
+    q = emb.embed(["zebra"])[0]
+    for hit in found.hits:
+        cosine = float(emb.embed([TEXTS[hit.chunk_id - 1]])[0] @ q)
+        assert hit.dense_score == pytest.approx(cosine, abs=1e-5)
+        # stored without sentence vectors: the chunk stands for its best sentence
+        assert hit.sentence_score == hit.dense_score and hit.sentence is None
+        assert hit.score == pytest.approx(
+            hit.dense_score * (1 + SENTENCE_WEIGHT) + LEXICAL_WEIGHT * hit.lexical_score,
+            abs=1e-5,
+        )
+    by_id = {h.chunk_id: h for h in found.hits}
+    assert by_id[3].dense_rank is None and by_id[3].lexical_rank in (1, 2)
+    assert max(by_id[1].lexical_score, by_id[3].lexical_score) == 1.0  # the best match is 1
+    assert by_id[2].lexical_score == 0.0 and by_id[2].lexical_rank is None
+    assert [h.chunk_id for h in found.hits][:2] in ([1, 3], [3, 1])  # both name zebras
+    assert found.hits[0].lines == (found.hits[0].chunk_id,) * 2
+
+
+def test_the_best_sentence_scores_a_chunk_and_is_reported(tmp_path):
+    emb = FakeEmbedder()
+    texts = [
+        "Zebras live in Africa. Their stripes differ from animal to animal. "
+        "A zebra crossing is a road marking for people on foot.",
+        "Roads cross rivers on bridges; zebras cross them by swimming or fording.",
+    ]
+    store = Store.open(tmp_path / "d.db")
+    spans = [sentence_spans(t) for t in texts]
+    store.replace_document(
+        path="/z.md",
+        format="markdown",
+        title=None,
+        sha256="x",
+        size=1,
+        mtime=None,
+        chunks=[Chunk(seq=i, text=t, n_tokens=20) for i, t in enumerate(texts)],
+        vectors=emb.embed(texts),
+        sentences=[
+            Sentences(sp, emb.embed([t[a:b] for a, b in sp]))
+            for t, sp in zip(texts, spans, strict=True)
+        ],
+        passages=1,
+    )
+    question = "What is a zebra crossing road marking?"
+    found = retrieve(question, store=store, embedder=emb, index=StubIndex([(1, 0), (2, 0)]))
     top = found.hits[0]
-    assert top.score == pytest.approx(1 / (RRF_K + 3) + 1 / (RRF_K + top.lexical_rank), abs=1e-6)
-    assert top.dense_rank == 3 and top.dense_score == pytest.approx(0.7)
-    lexical_only = next(h for h in found.hits if h.chunk_id == 3)
-    assert lexical_only.dense_score is None and lexical_only.lexical_rank in (1, 2)
-    assert found.hits[0].lines == (1, 1) and found.hits[0].path == "/zoo.md"
+    assert top.chunk_id == 1
+    assert top.text[slice(*top.sentence)] == (
+        "A zebra crossing is a road marking for people on foot."
+    )
+    q = emb.embed([question])[0]
+    assert top.sentence_score == pytest.approx(
+        float(emb.embed([top.text[slice(*top.sentence)]])[0] @ q), abs=1e-3
+    )
+    assert top.sentence_score > top.dense_score  # the one sentence matches better
+    assert store.passage_vectors([1])[1].sentences.shape == (3, emb.dimension)
+    store.close()
 
 
 def test_k_limits_hits_and_scores_descend(store):

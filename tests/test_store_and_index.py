@@ -50,18 +50,21 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         "m004_users_and_document_groups",
         "m005_guard_flags",
         "m006_interaction_owners",
+        "m007_passage_vectors",
     ]
     # the names the store checks on open, so it can skip sqlite-utils when all are applied
     assert list(MIGRATIONS) == [m.name for m in migrations._migrations]
     assert db["chunks"].columns_dict["embedding"] is bytes
     owners = {"owner_pid": int, "owner_host": str, "owner_boot": str, "owner_start": int}
     assert owners.items() <= db["interactions"].columns_dict.items()
+    assert db["documents"].columns_dict["passages"] is int
+    assert db["chunk_sentences"].columns_dict == {"chunk_id": int, "spans": str, "vectors": bytes}
 
 
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_replace_document_swaps_chunks_and_fts_in_one_go(store):

@@ -174,13 +174,25 @@ def search(comps, question: str, k: int, profile):
         index=comps.index,
         k=k,
         profile=profile,
+        ranking=ranking_of(comps.settings),
     )
 
 
+def ranking_of(settings):
+    """The retrieval weights the settings choose."""
+    from docqa.flows.retrieve import Ranking
+
+    return Ranking(settings.sentence_weight, settings.lexical_weight)
+
+
 def answer(comps, question: str, options):
-    """Run the ask flow with the real (or, in tests, fake) components."""
+    """Run the ask flow with the real (or, in tests, fake) components, retrieving as the
+    settings rank."""
+    from dataclasses import replace
+
     from docqa.flows.ask import ask
 
+    options = replace(options, ranking=ranking_of(comps.settings))
     return ask(
         question,
         store=comps.store,

@@ -25,7 +25,7 @@ from docqa.flows import extractive
 from docqa.flows.decide import attempt_record, decide, feedback, plan
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
-from docqa.flows.retrieve import clean_question, retrieve
+from docqa.flows.retrieve import Ranking, clean_question, retrieve
 from docqa.flows.validate import validate
 from docqa.monitor.groundedness import NullPool, pool_from_store
 from docqa.monitor.guards import answer_flags, outlier_score, question_flags, reasons
@@ -48,6 +48,7 @@ class AskOptions:
     # its features as `user`; None searches every document (tools that own the store)
     user: Profile | None = ANONYMOUS
     guard: bool = False  # withhold an answer to an outlier or toxic question, or a toxic one
+    ranking: Ranking = Ranking()  # how retrieval ranks candidates
 
     @property
     def main_template(self) -> str:
@@ -133,6 +134,7 @@ class _Loop:
             also=also,
             profile=self.options.user,
             forbidden=self.forbidden,
+            ranking=self.options.ranking,
         )
         self.timings["embed"] += found.timings["embed"]
         self.timings["retrieve"] += found.timings["retrieve"]
@@ -495,4 +497,7 @@ def _hit(hit: Hit) -> dict:
         "dense_score": hit.dense_score,
         "dense_rank": hit.dense_rank,
         "lexical_rank": hit.lexical_rank,
+        "sentence_score": hit.sentence_score,
+        "lexical_score": hit.lexical_score,
+        "sentence": list(hit.sentence) if hit.sentence else None,
     }

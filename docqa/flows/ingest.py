@@ -22,7 +22,8 @@ from docqa.errors import LoaderError
 from docqa.flows.corpus import identity_of, open_index
 from docqa.ingest.chunker import chunk_document
 from docqa.ingest.loaders import format_of, load_document, read_bytes
-from docqa.records import Chunk, FileFailure, IngestReport
+from docqa.ingest.passages import PASSAGE_FORMAT, embedding_text, sentence_spans
+from docqa.records import Chunk, FileFailure, IngestReport, Sentences
 from docqa.store import Store
 
 EMBED_BATCH = 64
@@ -159,7 +160,8 @@ def _prepare(
             data = read_bytes(file, max_bytes)
             sha = hashlib.sha256(data).hexdigest()
             known = store.document(key)
-            if known is not None and known.sha256 == sha:
+            # unchanged, unless its vectors were made by an older passage format
+            if known is not None and known.sha256 == sha and known.passages >= PASSAGE_FORMAT:
                 if groups is not None and tuple(sorted(set(groups))) != known.groups:
                     store.set_groups(key, groups)
                 report.unchanged += 1
@@ -197,19 +199,34 @@ def _flush(
 ) -> None:
     if not pending:
         return
-    texts = [c.text for item in pending for c in item.chunks]
+    chunks = [(item.title, c) for item in pending for c in item.chunks]
+    texts = [embedding_text(title, c.heading, c.text) for title, c in chunks]
+    spans = [sentence_spans(c.text) for _, c in chunks]
     # Embed in length order, like encode() does over a whole corpus, so batches pad little;
-    # small sub-batches keep the progress bar moving.
+    # small sub-batches keep the progress bar moving. Each sub-batch's sentences are
+    # embedded with it (in length order too).
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    sentence_vectors: list[np.ndarray] = [vectors[:0]] * len(texts)
     for start in range(0, len(order), EMBED_BATCH):
         part = order[start : start + EMBED_BATCH]
         vectors[part] = embedder.embed([texts[i] for i in part])
+        # (chunk, sentence number) of each sentence in the sub-batch, shortest first
+        owners = sorted(
+            ((i, j) for i in part for j in range(len(spans[i]))),
+            key=lambda o: spans[o[0]][o[1]][1] - spans[o[0]][o[1]][0],
+        )
+        found = embedder.embed([chunks[i][1].text[slice(*spans[i][j])] for i, j in owners])
+        for i in part:
+            sentence_vectors[i] = np.zeros((len(spans[i]), embedder.dimension), np.float32)
+        for (i, j), vector in zip(owners, found, strict=True):
+            sentence_vectors[i][j] = vector
         progress.advance(chunks=len(part))
     offset = 0
     for item in pending:
         n = len(item.chunks)
         mine = vectors[offset : offset + n]
+        sentences = [Sentences(spans[i], sentence_vectors[i]) for i in range(offset, offset + n)]
         offset += n
         new_ids, old_ids = store.replace_document(
             path=item.path,
@@ -221,6 +238,8 @@ def _flush(
             chunks=item.chunks,
             vectors=mine,
             groups=groups,
+            sentences=sentences,
+            passages=PASSAGE_FORMAT,
         )
         index.remove(old_ids)
         index.add(new_ids, mine)

@@ -1,19 +1,41 @@
-"""Retrieval: dense candidates (vector index) and lexical ones (FTS5), fused by reciprocal
-rank fusion."""
+"""Retrieval: candidates from the vector index and from full-text search (FTS5), ranked by
+one score that adds what each says about a chunk.
+
+    score = dense + sentence_weight * sentence + lexical_weight * lexical
+
+`dense` is the cosine similarity of the question to the chunk's vector (made with its title
+and heading path, docqa.ingest.passages), `sentence` the similarity to the chunk's best
+sentence (a factoid question is usually answered by one), `lexical` the chunk's bm25 as a
+fraction of the best lexical match's (0 when full-text search did not find it). The weights
+were chosen on the dev half of bench/data/postgres15.jsonl (bench/retrieval_quality.py,
+BENCHMARKS.md); they beat reciprocal rank fusion of the dense and lexical rankings there on
+every measure. A chunk stored before sentence vectors scores its dense similarity for both.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from docqa.adapters.protocols import Embedder
 from docqa.errors import EmptyStoreError, UsageError
 from docqa.flows.corpus import identity_of
-from docqa.records import Profile, SearchResult
+from docqa.records import PassageVectors, Profile, SearchResult
 from docqa.store import Store
 
-RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of top ranks
+SENTENCE_WEIGHT = 0.75
+LEXICAL_WEIGHT = 0.3
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The weights of the best-sentence and lexical scores beside the dense one (settings
+    `sentence_weight` and `lexical_weight`)."""
+
+    sentence_weight: float = SENTENCE_WEIGHT
+    lexical_weight: float = LEXICAL_WEIGHT
 
 
 MAX_QUESTION_CHARS = 4000  # a question, not a document: long text belongs in `docqa ingest`
@@ -63,10 +85,11 @@ def retrieve(
     also: tuple[str, ...] = (),
     profile: Profile | None = None,
     forbidden: set[int] | None = None,
+    ranking: Ranking = Ranking(),
 ) -> SearchResult:
     """The k best chunks for a question. `also` are more queries for the same need (a
-    rewrite, the question with its conversation's context); every query's dense and lexical
-    rankings are fused. With a profile, only chunks it may read are searched: excluded inside
+    rewrite, the question with its conversation's context); a chunk keeps its best score over
+    the queries. With a profile, only chunks it may read are searched: excluded inside
     the vector index's search and the full-text query, so k results still come back when k
     permitted chunks exist (`forbidden`: the profile's forbidden chunk ids, when the caller
     already has them). The index must be open (see flows.corpus)."""
@@ -88,28 +111,54 @@ def retrieve(
         forbidden = store.forbidden_chunks(profile) if profile is not None else set()
     readable = total - len(forbidden)
     fields: dict[int, dict] = {}
+    found = []  # per query: its dense similarities and its lexical scores
     for query, vector in zip(queries, vectors, strict=True):
         dense = _dense(store, index, vector, min(n, readable), forbidden, profile)
-        for rank, (cid, similarity) in enumerate(dense, start=1):
-            f = fields.setdefault(cid, {"score": 0.0})
-            f["score"] += 1.0 / (RRF_K + rank)
-            if similarity > (f.get("dense_score") or -2.0):
-                f["dense_score"] = round(similarity, 6)
+        lexical = store.lexical_scores(query, n, profile)
+        for rank, (cid, _) in enumerate(dense, start=1):
+            f = fields.setdefault(cid, {})
             f["dense_rank"] = min(rank, f.get("dense_rank") or rank)
-        for rank, cid in enumerate(store.lexical_search(query, n, profile), start=1):
-            f = fields.setdefault(cid, {"score": 0.0})
-            f["score"] += 1.0 / (RRF_K + rank)
+        for rank, (cid, _) in enumerate(lexical, start=1):
+            f = fields.setdefault(cid, {})
             f["lexical_rank"] = min(rank, f.get("lexical_rank") or rank)
-    ranked = sorted(
-        fields.items(),
-        key=lambda kv: (-kv[1]["score"], -(kv[1].get("dense_score") or -1.0), kv[0]),
-    )[:k]
-    for _, f in ranked:
-        f["score"] = round(f["score"], 6)
+        found.append((vector, lexical))
+    passages = store.passage_vectors(list(fields))
+    for cid in list(fields):
+        if cid not in passages:  # removed since the index was saved
+            del fields[cid]
+    for vector, lexical in found:
+        best = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
+        bm25 = {cid: score / best for cid, score in lexical}
+        q = np.asarray(vector, dtype=np.float32)
+        for cid, f in fields.items():
+            scored = _score(passages[cid], q, bm25.get(cid, 0.0), ranking)
+            if scored["score"] > f.get("score", -np.inf):
+                f.update(scored)
+    order = sorted(fields.items(), key=lambda kv: (-kv[1]["score"], -kv[1]["dense_score"], kv[0]))
+    ranked = order[:k]
     hits = store.hits(ranked, profile)
     t2 = time.perf_counter()
     timings = {"embed": t1 - t0, "retrieve": t2 - t1}
     return SearchResult(question, tuple(hits), timings, vectors[0], tuple(queries))
+
+
+def _score(passage: PassageVectors, question, lexical: float, ranking: Ranking) -> dict:
+    """A chunk's score fields for one question vector (see the module's docstring)."""
+    dense = float(passage.vector @ question)
+    sentence, span = dense, None
+    if passage.sentences is not None and len(passage.spans):
+        sims = passage.sentences @ question
+        best = int(np.argmax(sims))
+        sentence, span = float(sims[best]), passage.spans[best]
+    return {
+        "score": round(
+            dense + ranking.sentence_weight * sentence + ranking.lexical_weight * lexical, 6
+        ),
+        "dense_score": round(dense, 6),
+        "sentence_score": round(sentence, 6),
+        "lexical_score": round(lexical, 6),
+        "sentence": span,
+    }
 
 
 def _dense(store: Store, index, vector, n: int, forbidden: set[int], profile: Profile | None):

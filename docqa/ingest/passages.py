@@ -1,0 +1,47 @@
+"""What of a chunk is embedded: the chunk with its context, and each of its sentences.
+
+A chunk's vector is made from its text with the document title and heading path in front
+("PostgreSQL Limits / Appendix K > ..."): a passage of a manual rarely names what it is about,
+its headings do. The text shown and cited stays the chunk's own. Each sentence is embedded on
+its own too, so a question that one sentence answers is matched against that sentence rather
+than against a 256-token average (docqa.flows.retrieve scores a chunk by both).
+
+PASSAGE_FORMAT is recorded per document: documents embedded by an older format are embedded
+again by the next `docqa ingest`, even when their files have not changed.
+"""
+
+from __future__ import annotations
+
+import re
+
+PASSAGE_FORMAT = 1
+MIN_SENTENCE_CHARS = 12  # shorter parts ("Note", "Yes", a lone name) say nothing alone
+
+# a sentence ends at . ! ? (before white space and a capital, digit or opening mark) or at a
+# line break; list items, table cells and code lines come out as lines of their own
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+(?=[\"'(\[]*[A-Z0-9])|\n+")
+
+
+def embedding_text(title: str | None, heading: str, text: str) -> str:
+    """The text embedded for a chunk: its title and heading path, then the chunk."""
+    context = [part for part in (title or "", heading) if part]
+    if len(context) == 2 and context[1].startswith(context[0]):
+        context = context[1:]
+    return "\n".join([*context, text])
+
+
+def sentence_spans(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the chunk's sentences, leading and trailing white
+    space excluded; parts shorter than `min_chars` or with no letter are left out."""
+    spans = []
+    start = 0
+    for boundary in [*_BOUNDARY.finditer(text), None]:
+        # closing marks after the full stop belong to the sentence
+        end = boundary.start() + len(boundary.group().rstrip(" \t\n")) if boundary else len(text)
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        s, e = start + lead, start + len(piece.rstrip())
+        if e - s >= min_chars and any(c.isalpha() for c in text[s:e]):
+            spans.append((s, e))
+        start = boundary.end() if boundary else len(text)
+    return spans
