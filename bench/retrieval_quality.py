@@ -30,10 +30,36 @@ from bench.corpora import postgres_docs  # noqa: E402
 from docqa.flows.evaluate import evaluate_search, load_items  # noqa: E402
 
 DEFAULT_SET = REPO / "bench" / "data" / "postgres15.jsonl"
-# docqa's configurations: a name, and the docqa.toml lines that make it
+# docqa's configurations: a name, and the docqa.toml lines that make it. All share one
+# ingested home (the weights act at query time, so the manual is ingested once).
 CONFIGURATIONS = [
-    ("docqa: MiniLM + FTS5 fused by RRF, 256-token chunks (the default)", ""),
+    (
+        "docqa default: chunk vectors with title and headings + best sentence (1.0) + "
+        "bm25 (0.3) + its document's best (0.3)",
+        "",
+    ),
+    ("docqa, without the document term (document_weight = 0)", "document_weight = 0\n"),
+    (
+        "docqa, first tuning (sentence_weight = 0.75, document_weight = 0)",
+        "sentence_weight = 0.75\ndocument_weight = 0\n",
+    ),
+    ("docqa, without the best sentence (sentence_weight = 0)", "sentence_weight = 0\n"),
+    ("docqa, without bm25 (lexical_weight = 0)", "lexical_weight = 0\n"),
+    (
+        "docqa, dense only (the three weights 0)",
+        "sentence_weight = 0\nlexical_weight = 0\ndocument_weight = 0\n",
+    ),
 ]
+# docqa 0.x before issue 16 (commit 8031d23), measured by this script then: reciprocal rank
+# fusion (k=60) of MiniLM over the bare chunk text and FTS5; navigation blocks ingested
+BEFORE = {
+    "name": "before (8031d23): MiniLM on bare chunks + FTS5, reciprocal rank fusion",
+    "test": {"hit@1": 0.309, "hit@5": 0.691, "hit@10": 0.786, "mrr": 0.462},
+    "dev": {"hit@1": 0.326, "hit@5": 0.651},
+    "p50_ms": 19,
+    "chunks": 9517,
+    "chunks_per_s": 22.3,
+}
 
 
 def docqa(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -46,13 +72,13 @@ def docqa(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def run_docqa_configuration(name: str, toml: str, docs: Path, qset: Path, work: Path) -> dict:
-    import hashlib
+    from docqa.ingest.passages import PASSAGE_FORMAT
 
-    home = work / ("home-" + hashlib.sha256((name + toml).encode()).hexdigest()[:12])
+    home = work / f"home-passages{PASSAGE_FORMAT}"
     done = home / "ingest.json"  # a home ingested by an earlier run with --work is reused
     if not done.is_file():
         home.mkdir(parents=True, exist_ok=True)
-        (home / "docqa.toml").write_text(toml)
+        (home / "docqa.toml").write_text("")
         t0 = time.perf_counter()
         ingest = docqa(home, "ingest", str(docs), "--json")
         seconds = time.perf_counter() - t0
@@ -61,6 +87,7 @@ def run_docqa_configuration(name: str, toml: str, docs: Path, qset: Path, work: 
         chunks = json.loads(ingest.stdout)["chunks_total"]
         done.write_text(json.dumps({"seconds": seconds, "chunks": chunks}))
     ingested = json.loads(done.read_text())
+    (home / "docqa.toml").write_text(toml)
     row = {
         "name": name,
         "home": home,
@@ -158,9 +185,13 @@ def run_naive(docs: Path, qset: Path, work: Path) -> dict:
 
     model = SentenceTransformer(str(resolve_embedder_path(Settings(home=Path(".")))))
     chunks = naive_chunks(docs)
-    kept = work / "naive-vectors.npy"  # reused by a later run with the same --work
+    import hashlib
+
+    # reused by a later run with the same --work and the same chunks
+    digest = hashlib.sha256("\0".join(t for _, t in chunks).encode()).hexdigest()[:12]
+    kept = work / f"naive-vectors-{digest}.npy"
     if kept.is_file():
-        vectors, seconds = np.load(kept), float((work / "naive-seconds").read_text())
+        vectors, seconds = np.load(kept), float(kept.with_suffix(".seconds").read_text())
     else:
         t0 = time.perf_counter()
         texts = [t for _, t in chunks]
@@ -168,7 +199,7 @@ def run_naive(docs: Path, qset: Path, work: Path) -> dict:
         seconds = time.perf_counter() - t0
         work.mkdir(parents=True, exist_ok=True)
         np.save(kept, vectors)
-        (work / "naive-seconds").write_text(str(seconds))
+        kept.with_suffix(".seconds").write_text(str(seconds))
 
     def search(question: str, depth: int) -> list[dict]:
         q = model.encode([question], normalize_embeddings=True)[0]
@@ -208,6 +239,12 @@ def table(rows: list[dict], qset: Path) -> list[str]:
             f"{1000 * t['latency']['p50']:.0f} | {r['chunks']} | "
             f"{r['chunks'] / r['ingest_s']:.1f} |"
         )
+    b, t, d = BEFORE, BEFORE["test"], BEFORE["dev"]
+    lines.append(
+        f"| {b['name']} (not re-run) | {t['hit@1']:.3f} | {t['hit@5']:.3f} | "
+        f"{t['hit@10']:.3f} | {t['mrr']:.3f} | {d['hit@1']:.3f} | {d['hit@5']:.3f} | "
+        f"{b['p50_ms']} | {b['chunks']} | {b['chunks_per_s']:.1f} |"
+    )
     lines += [
         "",
         "Query latency is in-process per question (the embedding and search, not a new "

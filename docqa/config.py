@@ -33,9 +33,11 @@ class Settings:
     embedder: Path | None = None  # None: the bundled all-MiniLM-L6-v2
     k: int = 5
     # how retrieval ranks candidates beside their dense similarity (docqa.flows.retrieve):
-    # the weight of the chunk's best sentence's similarity and of its relative bm25 score
-    sentence_weight: float = 0.75
+    # the weight of the chunk's best sentence's similarity, of its relative bm25 score, and
+    # of the best score among the candidates from its document
+    sentence_weight: float = 1.0
     lexical_weight: float = 0.3
+    document_weight: float = 0.3
     chunk_tokens: int = 256  # hard limit, the embedder's window (special tokens included)
     chunk_overlap: int = 32
     max_file_mb: float = 100.0  # larger files are refused (each named) instead of read whole

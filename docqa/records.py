@@ -62,6 +62,7 @@ class PassageVectors:
     vector: np.ndarray
     spans: tuple[tuple[int, int], ...]
     sentences: np.ndarray | None
+    document_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Hit:
     sentence_score: float | None = None  # cosine similarity of the chunk's best sentence
     lexical_score: float | None = None  # bm25, as a fraction of the best lexical match's
     sentence: tuple[int, int] | None = None  # the best sentence's span in `text`
+    document_score: float | None = None  # the best score among its document's candidates
 
     @property
     def lines(self) -> tuple[int, int] | None:
@@ -106,7 +108,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     timings: dict[str, float] = field(default_factory=dict)  # embed, retrieve (seconds)
     vector: object = None  # the question's embedding (numpy float32), for the record
-    queries: tuple[str, ...] = ()  # every query fused (the question first)
+    queries: tuple[str, ...] = ()  # every query searched (the question first)
 
 
 @dataclass(frozen=True)

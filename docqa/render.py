@@ -85,6 +85,7 @@ def hit_json(hit: Hit) -> dict:
         "lexical_rank": hit.lexical_rank,
         "sentence_score": hit.sentence_score,
         "lexical_score": hit.lexical_score,
+        "document_score": hit.document_score,
         "sentence": hit.text[slice(*hit.sentence)] if hit.sentence else None,
         "text": hit.text,
     }

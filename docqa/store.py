@@ -393,27 +393,30 @@ class Store:
         return out
 
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, PassageVectors]:
-        """The chunk vector, and the sentence spans and vectors (none for chunks ingested
-        before sentence vectors), of each chunk id given that exists."""
+        """The chunk vector, the sentence spans and vectors (none for chunks ingested before
+        sentence vectors) and the document, of each chunk id given that exists."""
         import numpy as np
 
         if not ids:
             return {}
         rows = self.conn.execute(
-            "SELECT c.id, c.embedding, s.spans, s.vectors FROM chunks c"
+            "SELECT c.id, c.embedding, s.spans, s.vectors, c.document_id FROM chunks c"
             " LEFT JOIN chunk_sentences s ON s.chunk_id = c.id"
             f" WHERE c.id IN ({','.join('?' * len(ids))})",
             list(ids),
         ).fetchall()
         out = {}
-        for cid, chunk, spans, sentences in rows:
+        for cid, chunk, spans, sentences, document in rows:
             vector = np.frombuffer(chunk, dtype=np.float32)
             if spans is None:
-                out[cid] = PassageVectors(vector, (), None)
+                out[cid] = PassageVectors(vector, (), None, document)
             else:
                 matrix = np.frombuffer(sentences, dtype=np.float16).reshape(-1, len(vector))
                 out[cid] = PassageVectors(
-                    vector, tuple(map(tuple, json.loads(spans))), matrix.astype(np.float32)
+                    vector,
+                    tuple(map(tuple, json.loads(spans))),
+                    matrix.astype(np.float32),
+                    document,
                 )
         return out
 

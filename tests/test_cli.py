@@ -56,8 +56,15 @@ def test_search_json_contract(ingested):
     assert data["question"] == "When was the Eiffel Tower inaugurated?"
     assert len(data["hits"]) == 3
     hit = data["hits"][0]
-    assert {"chunk_id", "path", "lines", "page", "heading", "score", "text"} <= set(hit)
+    assert set(hit) == {
+        *("chunk_id", "path", "lines", "page", "heading", "score", "text"),
+        *("dense_score", "lexical_rank", "sentence_score", "lexical_score", "sentence"),
+        "document_score",
+    }
     assert hit["path"].endswith("eiffel_tower.txt")
+    assert hit["sentence"] in hit["text"] and "inaugurated" in hit["sentence"]
+    own = hit["dense_score"] + 1.0 * hit["sentence_score"] + 0.3 * hit["lexical_score"]
+    assert hit["score"] == pytest.approx(own + 0.3 * hit["document_score"], abs=1e-5)
     assert hit["lines"][0] <= hit["lines"][1] and hit["page"] is None
     scores = [h["score"] for h in data["hits"]]
     assert scores == sorted(scores, reverse=True)

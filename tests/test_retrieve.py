@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from docqa.errors import EmptyStoreError, UsageError
-from docqa.flows.retrieve import LEXICAL_WEIGHT, SENTENCE_WEIGHT, retrieve
+from docqa.flows.retrieve import DOCUMENT_WEIGHT, LEXICAL_WEIGHT, SENTENCE_WEIGHT, retrieve
 from docqa.ingest.passages import sentence_spans
 from docqa.records import Chunk, Sentences
 from docqa.store import Store
@@ -59,9 +59,14 @@ def test_candidates_from_either_retriever_are_scored_on_the_stored_vectors(store
         assert hit.dense_score == pytest.approx(cosine, abs=1e-5)
         # stored without sentence vectors: the chunk stands for its best sentence
         assert hit.sentence_score == hit.dense_score and hit.sentence is None
+    own = {
+        h.chunk_id: h.dense_score * (1 + SENTENCE_WEIGHT) + LEXICAL_WEIGHT * h.lexical_score
+        for h in found.hits
+    }
+    for hit in found.hits:  # all five chunks are of one document: its best lifts them all
+        assert hit.document_score == pytest.approx(max(own.values()), abs=1e-5)
         assert hit.score == pytest.approx(
-            hit.dense_score * (1 + SENTENCE_WEIGHT) + LEXICAL_WEIGHT * hit.lexical_score,
-            abs=1e-5,
+            own[hit.chunk_id] + DOCUMENT_WEIGHT * hit.document_score, abs=1e-5
         )
     by_id = {h.chunk_id: h for h in found.hits}
     assert by_id[3].dense_rank is None and by_id[3].lexical_rank in (1, 2)
@@ -108,6 +113,33 @@ def test_the_best_sentence_scores_a_chunk_and_is_reported(tmp_path):
     )
     assert top.sentence_score > top.dense_score  # the one sentence matches better
     assert store.passage_vectors([1])[1].sentences.shape == (3, emb.dimension)
+    store.close()
+
+
+def test_a_chunk_of_the_page_most_about_the_question_is_lifted(tmp_path):
+    emb = FakeEmbedder()
+    store = Store.open(tmp_path / "d.db")
+    pages = {  # the same text on two pages; one page is about the question as a whole
+        "/ferries.md": ["winter timetables", "ferry timetables in winter"],
+        "/misc.md": ["winter timetables", "opening hours of the museum"],
+    }
+    for path, texts in pages.items():
+        store.replace_document(
+            path=path,
+            format="markdown",
+            title=None,
+            sha256=path,
+            size=1,
+            mtime=None,
+            chunks=[Chunk(seq=i, text=t, n_tokens=5) for i, t in enumerate(texts)],
+            vectors=emb.embed(texts),
+        )
+    index = StubIndex([(1, 0), (2, 0), (3, 0), (4, 0)])
+    found = retrieve("ferry timetables in winter", store=store, embedder=emb, index=index, k=4)
+    assert [h.chunk_id for h in found.hits] == [2, 1, 3, 4]
+    same_page, other_page = found.hits[1], found.hits[2]  # "winter timetables", twice
+    assert same_page.dense_score == other_page.dense_score
+    assert same_page.document_score == found.hits[0].document_score > other_page.document_score
     store.close()
 
 

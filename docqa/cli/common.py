@@ -182,7 +182,7 @@ def ranking_of(settings):
     """The retrieval weights the settings choose."""
     from docqa.flows.retrieve import Ranking
 
-    return Ranking(settings.sentence_weight, settings.lexical_weight)
+    return Ranking(settings.sentence_weight, settings.lexical_weight, settings.document_weight)
 
 
 def answer(comps, question: str, options):

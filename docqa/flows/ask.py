@@ -499,5 +499,6 @@ def _hit(hit: Hit) -> dict:
         "lexical_rank": hit.lexical_rank,
         "sentence_score": hit.sentence_score,
         "lexical_score": hit.lexical_score,
+        "document_score": hit.document_score,
         "sentence": list(hit.sentence) if hit.sentence else None,
     }

@@ -1,15 +1,18 @@
 """Retrieval: candidates from the vector index and from full-text search (FTS5), ranked by
 one score that adds what each says about a chunk.
 
-    score = dense + sentence_weight * sentence + lexical_weight * lexical
+    own   = dense + sentence_weight * sentence + lexical_weight * lexical
+    score = own + document_weight * (the best `own` among the candidates of its document)
 
 `dense` is the cosine similarity of the question to the chunk's vector (made with its title
 and heading path, docqa.ingest.passages), `sentence` the similarity to the chunk's best
 sentence (a factoid question is usually answered by one), `lexical` the chunk's bm25 as a
-fraction of the best lexical match's (0 when full-text search did not find it). The weights
-were chosen on the dev half of bench/data/postgres15.jsonl (bench/retrieval_quality.py,
-BENCHMARKS.md); they beat reciprocal rank fusion of the dense and lexical rankings there on
-every measure. A chunk stored before sentence vectors scores its dense similarity for both.
+fraction of the best lexical match's (0 when full-text search did not find it). The document
+term lifts chunks of the page that is most about the question as a whole. The weights were
+chosen on the dev half of bench/data/postgres15.jsonl (bench/retrieval_quality.py,
+BENCHMARKS.md); together they beat reciprocal rank fusion of the dense and lexical rankings
+there on every measure. A chunk stored before sentence vectors scores its dense similarity
+for both.
 """
 
 from __future__ import annotations
@@ -25,17 +28,19 @@ from docqa.flows.corpus import identity_of
 from docqa.records import PassageVectors, Profile, SearchResult
 from docqa.store import Store
 
-SENTENCE_WEIGHT = 0.75
+SENTENCE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.3
+DOCUMENT_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
 class Ranking:
-    """The weights of the best-sentence and lexical scores beside the dense one (settings
-    `sentence_weight` and `lexical_weight`)."""
+    """The weights of the best-sentence, lexical and document scores beside the dense one
+    (settings `sentence_weight`, `lexical_weight` and `document_weight`)."""
 
     sentence_weight: float = SENTENCE_WEIGHT
     lexical_weight: float = LEXICAL_WEIGHT
+    document_weight: float = DOCUMENT_WEIGHT
 
 
 MAX_QUESTION_CHARS = 4000  # a question, not a document: long text belongs in `docqa ingest`
@@ -130,10 +135,16 @@ def retrieve(
         best = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
         bm25 = {cid: score / best for cid, score in lexical}
         q = np.asarray(vector, dtype=np.float32)
-        for cid, f in fields.items():
-            scored = _score(passages[cid], q, bm25.get(cid, 0.0), ranking)
-            if scored["score"] > f.get("score", -np.inf):
-                f.update(scored)
+        scored = {cid: _score(passages[cid], q, bm25.get(cid, 0.0), ranking) for cid in fields}
+        top: dict[int, float] = {}  # per document, its best chunk's own score
+        for cid, f in scored.items():
+            doc = passages[cid].document_id
+            top[doc] = max(top.get(doc, -np.inf), f["score"])
+        for cid, f in scored.items():
+            f["document_score"] = round(top[passages[cid].document_id], 6)
+            f["score"] = round(f["score"] + ranking.document_weight * f["document_score"], 6)
+            if f["score"] > fields[cid].get("score", -np.inf):
+                fields[cid].update(f)
     order = sorted(fields.items(), key=lambda kv: (-kv[1]["score"], -kv[1]["dense_score"], kv[0]))
     ranked = order[:k]
     hits = store.hits(ranked, profile)
@@ -151,9 +162,7 @@ def _score(passage: PassageVectors, question, lexical: float, ranking: Ranking) 
         best = int(np.argmax(sims))
         sentence, span = float(sims[best]), passage.spans[best]
     return {
-        "score": round(
-            dense + ranking.sentence_weight * sentence + ranking.lexical_weight * lexical, 6
-        ),
+        "score": dense + ranking.sentence_weight * sentence + ranking.lexical_weight * lexical,
         "dense_score": round(dense, 6),
         "sentence_score": round(sentence, 6),
         "lexical_score": round(lexical, 6),
