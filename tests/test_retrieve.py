@@ -26,23 +26,37 @@ class StubIndex:
 TEXTS = ["zebra stripes", "lion mane", "zebra crossing road", "tiger", "elephant trunk"]
 
 
+def put(store: Store, path: str, texts: list[str], *, sentences: bool = False) -> None:
+    """Store a document of one chunk per text (line i + 1 each), embedded by FakeEmbedder;
+    with `sentences`, each chunk's sentences are embedded too, as ingest does."""
+    emb = FakeEmbedder()
+    spans = [sentence_spans(t) for t in texts]
+    store.replace_document(
+        path=path,
+        format="markdown",
+        title=None,
+        sha256=path,
+        size=1,
+        mtime=None,
+        chunks=[
+            Chunk(seq=i, text=t, n_tokens=len(t.split()), line_start=i + 1, line_end=i + 1)
+            for i, t in enumerate(texts)
+        ],
+        vectors=emb.embed(texts),
+        sentences=[
+            Sentences(sp, emb.embed([t[a:b] for a, b in sp]))
+            for t, sp in zip(texts, spans, strict=True)
+        ]
+        if sentences
+        else None,
+        passages=1 if sentences else 0,
+    )
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     s = Store.open(tmp_path / "d.db")
-    chunks = [
-        Chunk(seq=i, text=t, n_tokens=2, line_start=i + 1, line_end=i + 1)
-        for i, t in enumerate(TEXTS)
-    ]
-    s.replace_document(
-        path="/zoo.md",
-        format="markdown",
-        title=None,
-        sha256="x",
-        size=1,
-        mtime=None,
-        chunks=chunks,
-        vectors=FakeEmbedder().embed(TEXTS),
-    )
+    put(s, "/zoo.md", TEXTS)
     yield s
     s.close()
 
@@ -84,22 +98,7 @@ def test_the_best_sentence_scores_a_chunk_and_is_reported(tmp_path):
         "Roads cross rivers on bridges; zebras cross them by swimming or fording.",
     ]
     store = Store.open(tmp_path / "d.db")
-    spans = [sentence_spans(t) for t in texts]
-    store.replace_document(
-        path="/z.md",
-        format="markdown",
-        title=None,
-        sha256="x",
-        size=1,
-        mtime=None,
-        chunks=[Chunk(seq=i, text=t, n_tokens=20) for i, t in enumerate(texts)],
-        vectors=emb.embed(texts),
-        sentences=[
-            Sentences(sp, emb.embed([t[a:b] for a, b in sp]))
-            for t, sp in zip(texts, spans, strict=True)
-        ],
-        passages=1,
-    )
+    put(store, "/z.md", texts, sentences=True)
     question = "What is a zebra crossing road marking?"
     found = retrieve(question, store=store, embedder=emb, index=StubIndex([(1, 0), (2, 0)]))
     top = found.hits[0]
@@ -124,16 +123,7 @@ def test_a_chunk_of_the_page_most_about_the_question_is_lifted(tmp_path):
         "/misc.md": ["winter timetables", "opening hours of the museum"],
     }
     for path, texts in pages.items():
-        store.replace_document(
-            path=path,
-            format="markdown",
-            title=None,
-            sha256=path,
-            size=1,
-            mtime=None,
-            chunks=[Chunk(seq=i, text=t, n_tokens=5) for i, t in enumerate(texts)],
-            vectors=emb.embed(texts),
-        )
+        put(store, path, texts)
     index = StubIndex([(1, 0), (2, 0), (3, 0), (4, 0)])
     found = retrieve("ferry timetables in winter", store=store, embedder=emb, index=index, k=4)
     assert [h.chunk_id for h in found.hits] == [2, 1, 3, 4]
