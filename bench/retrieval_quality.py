@@ -99,6 +99,7 @@ def run_docqa_configuration(name: str, toml: str, docs: Path, qset: Path, work: 
         if done.returncode != 0:
             raise SystemExit(f"{name}: eval failed: {done.stderr[-2000:]}")
         row[half] = json.loads(done.stdout)
+    (home / "docqa.toml").write_text("")  # a kept home is left with the default settings
     return row
 
 
