@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from docqa.records import Answer, DocumentInfo, Hit, IngestReport, Profile, SearchResult
 
@@ -111,13 +112,38 @@ def _source_line(n: int, hit: Hit) -> str:
     return f"[bold cyan][{n}][/bold cyan] [green]{path}[/green]{where}{heading}"
 
 
+def focused_snippet(hit: Hit, width: int = 240) -> Text:
+    """The hit's text around its best sentence (in bold), about `width` characters; the
+    chunk's start when it has no sentence vectors."""
+    if not hit.sentence:
+        return Text(snippet(hit.text, width))
+    a, b = hit.sentence
+    before, sentence, after = (
+        " ".join(part.split()) for part in (hit.text[:a], hit.text[a:b], hit.text[b:])
+    )
+    if len(sentence) >= width:
+        return Text(snippet(sentence, width), style="bold")
+    room = width - len(sentence)
+    if len(before) > room // 3:  # cut at a word boundary, marked
+        tail = before[len(before) - room // 3 + 1 :]
+        before = "…" + tail.split(" ", 1)[-1] if room // 3 > 1 else ""
+    room -= len(before)
+    if len(after) > room:
+        head = after[: max(room - 1, 0)]
+        after = head.rsplit(" ", 1)[0] + "…" if room > 1 else ""
+    out = Text(before + (" " if before else ""))
+    out.append(sentence, style="bold")
+    out.append((" " if after else "") + after)
+    return out
+
+
 def print_search(console: Console, result: SearchResult) -> None:
     if not result.hits:
         console.print("no matching chunks")
         return
     for n, hit in enumerate(result.hits, start=1):
         console.print(_source_line(n, hit) + f"  [dim]score {hit.score:.4f}[/dim]", soft_wrap=True)
-        console.print(Padding(escape(snippet(hit.text)), (0, 0, 0, 4)), highlight=False)
+        console.print(Padding(focused_snippet(hit), (0, 0, 0, 4)), highlight=False)
 
 
 # -- ask -------------------------------------------------------------------------------------
@@ -202,10 +228,9 @@ def print_answer(console: Console, answer: Answer) -> None:
 def print_sources(console: Console, sources: list[tuple[int, Hit]], chars: int = 200) -> None:
     for n, hit in sources:
         console.print(_source_line(n, hit), soft_wrap=True)
-        console.print(
-            Padding(f"[dim]{escape(snippet(hit.text, chars))}[/dim]", (0, 0, 0, 4)),
-            highlight=False,
-        )
+        shown = focused_snippet(hit, chars)
+        shown.stylize("dim")
+        console.print(Padding(shown, (0, 0, 0, 4)), highlight=False)
 
 
 # -- users ---------------------------------------------------------------------------------

@@ -70,6 +70,25 @@ def test_search_json_contract(ingested):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_search_for_people_shows_each_hit_around_its_best_sentence_in_bold():
+    from docqa.records import Hit
+    from docqa.render import focused_snippet
+
+    text = "Intro words here. " * 20 + "The answer sits in this sentence. " + "Tail words. " * 30
+    a = text.index("The answer")
+    hit = Hit(chunk_id=1, path="/p.md", text=text, score=1.0, sentence=(a, a + 33))
+    shown = focused_snippet(hit, width=120)
+    assert "The answer sits in this sentence." in shown.plain
+    assert shown.plain.startswith("…") and shown.plain.endswith("…")
+    assert len(shown.plain) <= 120
+    words = shown.plain.strip("…").split()  # cut between words, never inside one
+    assert words[0] in ("Intro", "words", "here.") and words[-1] in ("Tail", "words.")
+    bold = [shown.plain[s.start : s.end] for s in shown.spans if s.style == "bold"]
+    assert bold == ["The answer sits in this sentence."]
+    no_sentence = focused_snippet(Hit(chunk_id=1, path="/p.md", text=text, score=1.0), 60)
+    assert no_sentence.plain.startswith("Intro words here.") and not no_sentence.spans
+
+
 def test_search_pdf_hits_have_pages(ingested):
     data = json.loads(invoke("search", "Linus Torvalds kernel", "--json").stdout)
     pdf = next(h for h in data["hits"] if h["path"].endswith(".pdf"))
