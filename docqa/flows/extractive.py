@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from docqa.monitor.groundedness import split_sentences
+from docqa.ingest.passages import sentence_spans
 from docqa.records import Hit
 
 NOT_FOUND = "The documents do not say."
@@ -23,11 +23,7 @@ _CHOICE = re.compile(r"^\[(\d+)\] (.*)$", re.S)
 def sentences(text: str) -> list[str]:
     """Verbatim sentences of a chunk (markup lines such as headings included as they are),
     cut as groundedness cuts them."""
-    return [
-        s[:MAX_SENTENCE_CHARS]
-        for s in split_sentences(text, min_chars=12)
-        if any(c.isalpha() for c in s)
-    ]
+    return [text[a:b][:MAX_SENTENCE_CHARS] for a, b in sentence_spans(text)]
 
 
 def candidates(question_vector: np.ndarray, hits: tuple[Hit, ...], embedder) -> list[str]:

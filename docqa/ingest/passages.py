@@ -12,14 +12,10 @@ again by the next `docqa ingest`, even when their files have not changed.
 
 from __future__ import annotations
 
-import re
+from docqa.monitor.groundedness import sentence_spans as spans_of
 
 PASSAGE_FORMAT = 1
 MIN_SENTENCE_CHARS = 12  # shorter parts ("Note", "Yes", a lone name) say nothing alone
-
-# a sentence ends at . ! ? (before white space and a capital, digit or opening mark) or at a
-# line break; list items, table cells and code lines come out as lines of their own
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+(?=[\"'(\[]*[A-Z0-9])|\n+")
 
 
 def embedding_text(title: str | None, heading: str, text: str) -> str:
@@ -31,17 +27,7 @@ def embedding_text(title: str | None, heading: str, text: str) -> str:
 
 
 def sentence_spans(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[tuple[int, int]]:
-    """(start, end) character offsets of the chunk's sentences, leading and trailing white
-    space excluded; parts shorter than `min_chars` or with no letter are left out."""
-    spans = []
-    start = 0
-    for boundary in [*_BOUNDARY.finditer(text), None]:
-        # closing marks after the full stop belong to the sentence
-        end = boundary.start() + len(boundary.group().rstrip(" \t\n")) if boundary else len(text)
-        piece = text[start:end]
-        lead = len(piece) - len(piece.lstrip())
-        s, e = start + lead, start + len(piece.rstrip())
-        if e - s >= min_chars and any(c.isalpha() for c in text[s:e]):
-            spans.append((s, e))
-        start = boundary.end() if boundary else len(text)
-    return spans
+    """(start, end) character offsets of the chunk's sentences, cut as groundedness and the
+    extractive candidates cut them; parts shorter than `min_chars` or with no letter are left
+    out."""
+    return [(a, b) for a, b in spans_of(text, min_chars) if any(c.isalpha() for c in text[a:b])]

@@ -38,15 +38,25 @@ _QUOTED = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
 _WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
+def sentence_spans(text: str, min_chars: int = 1) -> list[tuple[int, int]]:
+    """(start, end) offsets of a text's sentences (lines are boundaries too), white space
+    trimmed; parts shorter than `min_chars` or without a letter or digit are dropped."""
+    out, start = [], 0
+    for boundary in [*_SPLIT.finditer(text), None]:
+        end = boundary.start() if boundary else len(text)
+        part = text[start:end]
+        a = start + len(part) - len(part.lstrip())
+        b = start + len(part.rstrip())
+        if b - a >= min_chars and any(c.isalnum() for c in text[a:b]):
+            out.append((a, b))
+        start = boundary.end() if boundary else len(text)
+    return out
+
+
 def split_sentences(text: str, min_chars: int = 1) -> list[str]:
     """Sentences of a text (lines are boundaries too); parts without a letter or digit are
     dropped."""
-    out = []
-    for part in _SPLIT.split(text):
-        part = part.strip()
-        if len(part) >= min_chars and any(c.isalnum() for c in part):
-            out.append(part)
-    return out
+    return [text[a:b] for a, b in sentence_spans(text, min_chars)]
 
 
 def normalise(text: str) -> str:
