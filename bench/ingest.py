@@ -261,8 +261,9 @@ def main() -> None:
     lines += [
         "",
         "An int8 option is worth offering only at >= 2x the speed with retrieval within 1%: "
-        f"here {verdict}. Chunks are embedded with torch; questions and sentences (short "
-        "texts, where the export is as fast and starts without torch) with the ONNX export.",
+        f"here {verdict}. `docqa ingest` embeds chunks and their sentences with torch (the "
+        "model is loaded anyway); questions, and the sentences `ask` checks, with the ONNX "
+        "export (it starts without torch).",
     ]
     text = "\n".join(lines)
     print(text)
