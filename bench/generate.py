@@ -35,9 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.results import write_section  # noqa: E402
 from docqa.adapters.llama import LlamaCppLLM  # noqa: E402
+from docqa.adapters.llama_decode import Decoder  # noqa: E402
+from docqa.adapters.llama_kvcache import PrefixCache  # noqa: E402
 from docqa.config import Settings, resolve_model_path  # noqa: E402
-from docqa.guide.decode import Decoder  # noqa: E402
-from docqa.guide.kvcache import PrefixCache  # noqa: E402
 from docqa.guide.program import Program  # noqa: E402
 from docqa.guide.slots import make_slot  # noqa: E402
 

@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from docqa.adapters.llama import LlamaCppLLM  # noqa: E402
+from docqa.adapters.llama_engine import usable_cores  # noqa: E402
 from docqa.adapters.llama_runtime import (  # noqa: E402
     choose,
     cpu_info,
     llama_build,
 )
 from docqa.config import Settings, resolve_model_path  # noqa: E402
-from docqa.guide.engine import usable_cores  # noqa: E402
 
 PREFILL_TEXT = (REPO / "sample_docs" / "eiffel_tower.txt").read_text()
 
@@ -48,7 +48,7 @@ def requantized(source: Path, folder: Path, ftype: str = "Q4_0") -> Path:
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    from docqa.guide.engine import _quiet_stderr
+    from docqa.adapters.llama_engine import _quiet_stderr
 
     with _quiet_stderr():
         failed = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params)

@@ -185,7 +185,7 @@ class Components:
         """The unrelated sentences groundedness is calibrated against, from the documents the
         profile may read (cached on disk); embedded with `embedder` (default: the question
         embedder; ingest passes the model it has loaded, so no second one is loaded)."""
-        from docqa.monitor.groundedness import pool_from_store
+        from docqa.flows.groundedness import pool_from_store
 
         return pool_from_store(
             self.store, embedder or self.embedder, self.settings.cache_dir, profile

@@ -1,10 +1,10 @@
-"""Finding templates: a name in the shipped templates folder ("qa" -> qa.j2) or a path, and
-the sandboxed jinja2 environment every template program runs in (see docqa.guide.program).
+"""Finding templates: a name in the shipped templates folder ("qa" -> qa.j2) or a path, loaded
+as a template program (docqa.guide.program; the jinja2 sandbox it runs in is
+docqa.guide.sandbox).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,37 +17,6 @@ def templates_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "templates"
-
-
-# The most a template may build with `*` (characters or items) or `**` (bits of a number):
-# jinja2's sandbox already caps range(); these keep `{{ 'x' * 10**10 }}` from eating memory.
-MAX_PRODUCT = 10_000_000
-
-
-@lru_cache(maxsize=1)
-def environment():
-    from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class Sandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
-
-        def call_binop(self, context, operator, left, right):
-            if operator == "*":
-                seq, n = (left, right) if isinstance(right, int) else (right, left)
-                size = len(seq) * n if isinstance(seq, (str, list, tuple)) else 0
-                if isinstance(n, int) and size > MAX_PRODUCT:
-                    raise SecurityError(f"a repetition of {size:,} items is too large")
-            elif (
-                isinstance(left, int)
-                and isinstance(right, int)
-                and abs(left).bit_length() * right > MAX_PRODUCT
-            ):
-                raise SecurityError(f"{left} ** {right} is too large a number")
-            return super().call_binop(context, operator, left, right)
-
-    return Sandbox(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
 def resolve_template(name: str) -> tuple[str, Path]:

@@ -119,7 +119,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class SentenceSupport:
-    """How well one sentence of an answer is supported (see docqa.monitor.groundedness)."""
+    """How well one sentence of an answer is supported (see docqa.flows.groundedness)."""
 
     text: str
     supported: bool

@@ -197,7 +197,7 @@ def print_answer(console: Console, answer: Answer) -> None:
         line += f" [dim]· after {tried} attempts ({', '.join(a.strategy for a in answer.attempts)})"
         line += "[/dim]"
     console.print(line, highlight=False)
-    from docqa.monitor.guards import reasons
+    from docqa.flows.guards import reasons
 
     for reason in reasons(answer.flags):
         console.print(f"[red]⚠ flagged:[/red] {escape(reason)}", highlight=False, soft_wrap=True)

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot
+from docqa.guide.types import CachePrefix, Fill
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docqa.monitor.groundedness import (
+from docqa.flows.groundedness import (
     NULL_DRAWS,
     build_pool,
     check,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from docqa.config import load_settings
-from docqa.monitor.guards import MIN_REFERENCE, question_flags
+from docqa.flows.guards import MIN_REFERENCE, question_flags
 from docqa.monitor.text import sentiment, toxic_words
 from docqa.store import Store
 from tests.cli import invoke

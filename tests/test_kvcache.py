@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from docqa.guide.kvcache import PrefixCache
+from docqa.adapters.llama_kvcache import PrefixCache
 
 
 class FakeEngine:

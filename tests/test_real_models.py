@@ -312,8 +312,8 @@ def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
     bytes, and an llguidance tokenizer that agrees with llguidance's own builder."""
     from llguidance.llamacpp import lltokenizer_from_vocab
 
+    from docqa.adapters.llama_engine import LlamaEngine
     from docqa.config import load_settings, resolve_model_path
-    from docqa.guide.engine import LlamaEngine
 
     path = resolve_model_path(load_settings(home=tmp_path))
     built = LlamaEngine(path, tables_dir=tmp_path / "tables")

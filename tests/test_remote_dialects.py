@@ -205,9 +205,9 @@ def parses():
     """llama.cpp's own GBNF parser (llama-cpp-python's LlamaGrammar only keeps the text)."""
     import llama_cpp
 
+    from docqa.adapters.llama_engine import _quiet_stderr
     from docqa.components import resolve_model_path
     from docqa.config import load_settings
-    from docqa.guide.engine import _quiet_stderr
 
     path = resolve_model_path(load_settings(env={}))
     with _quiet_stderr():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from docqa.adapters.llama_decode import Decoder
+from docqa.adapters.llama_engine import LlamaEngine
+from docqa.adapters.llama_kvcache import PrefixCache
 from docqa.guide.chat import role_markers
-from docqa.guide.decode import CachePrefix, Decoder, Fill
-from docqa.guide.engine import LlamaEngine
-from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
+from docqa.guide.types import CachePrefix, Fill
 
 
 class LlamaCppLLM:

@@ -23,9 +23,9 @@ def _option(argv: list[str], name: str) -> str | None:
 
 
 def main(argv: list[str]) -> None:
+    from docqa.adapters.llama_engine import usable_cores
     from docqa.adapters.llama_runtime import choose, model_params
     from docqa.config import load_settings
-    from docqa.guide.engine import usable_cores
 
     model = _option(argv, "--model")
     if model is None:

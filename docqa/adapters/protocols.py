@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from docqa.guide.program import Generator
+from docqa.guide.types import Generator
 from docqa.ingest.chunker import Tokenizer
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from docqa.errors import GenerationError, ModelError, UsageError
-from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot
+from docqa.guide.types import CachePrefix, Fill
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class RemoteLLM:
                 "does not say; pass --model with the GGUF file it serves (read only for its chat "
                 "template), or set llm_chat_template in docqa.toml to its Jinja chat template"
             )
-        from docqa.guide.engine import gguf_chat_format
+        from docqa.adapters.llama_engine import gguf_chat_format
 
         template, bos, eos = gguf_chat_format(gguf)
         self._chat_format = ChatFormat(template, bos, eos, str(gguf))

@@ -24,11 +24,11 @@ from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.decide import attempt_record, decide, feedback, plan
 from docqa.flows.extractive import NOT_FOUND
+from docqa.flows.groundedness import NullPool, pool_from_store
+from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
 from docqa.flows.retrieve import Ranking, clean_question, retrieve
 from docqa.flows.validate import validate
-from docqa.monitor.groundedness import NullPool, pool_from_store
-from docqa.monitor.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.prompts import load_program
 from docqa.records import ANONYMOUS, Answer, Attempt, Citation, Hit, Profile, SearchResult
 from docqa.store import Store

@@ -220,7 +220,7 @@ def _files(store: Store) -> Check:
 def _cache(home: Path, cache_dir: Path, repair: bool) -> Check:
     """Left-over temporary files of killed processes, and KV files that fail their own
     checksum (they would be refused and rebuilt on use anyway, but take space)."""
-    from docqa.guide.kvcache import PrefixCache
+    from docqa.adapters.llama_kvcache import PrefixCache
 
     check = Check("cache")
     leftovers = [p for p in [*home.glob("*"), *cache_dir.rglob("*")] if _TMP.search(p.name)]

@@ -1,7 +1,7 @@
 """The validators every answer passes through before it is final (step 6 of the data flow).
 
 - citations: an answer cites at least one source, and only sources that were shown;
-- grounded: every sentence is supported by the cited sources (docqa.monitor.groundedness);
+- grounded: every sentence is supported by the cited sources (docqa.flows.groundedness);
 - answerable: the model claims the sources answer the question, and the answer is about the
   question: it (or the source sentence supporting it) is closer to the question than the
   best of as many unrelated sentences as the model chose from, by the same calibration as
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from docqa.flows.extractive import NOT_FOUND
-from docqa.monitor.groundedness import (
+from docqa.flows.groundedness import (
     ALPHA,
     MIN_POOL,
     NullPool,

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from docqa.errors import DocqaError, GenerationError
-from docqa.guide.decode import CachePrefix, Fill
-from docqa.guide.program import Generator, Program, ProgramResult
+from docqa.guide.program import Program, ProgramResult
 from docqa.guide.slots import Slot
+from docqa.guide.types import CachePrefix, Fill, Generator
 
 
 @dataclass

@@ -17,49 +17,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
 
 from docqa.errors import DocqaError, GenerationError, TemplateError, UsageError
-from docqa.guide.decode import CachePrefix, Fill
 from docqa.guide.slots import Slot, make_slot
+from docqa.guide.types import Fill, Generator
 
 ROLES = ("system", "user", "assistant")
 MAX_RENDERED_CHARS = 10_000_000  # a prompt, however generous, is far shorter
-
-
-class Generator(Protocol):
-    """What a template program needs from a model (docqa.adapters.llama is the real one)."""
-
-    name: str
-
-    def load(self) -> None:
-        """Load the model now (otherwise the first slot does); idempotent."""
-        ...
-
-    def role_markers(self) -> dict[str, tuple[str, str]]:
-        """Chat-format text before and after a message, by role (see docqa.guide.chat)."""
-        ...
-
-    def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
-    ) -> Fill:
-        """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
-        decoder back up the prompt's last token (token healing); `cache_prefix` is the
-        template's reusable prefixes (cache points), shortest first, whose KV states may come
-        from the disk cache."""
-        ...
-
-    def fill_beams(
-        self,
-        prompt: str,
-        slot: Slot,
-        n: int,
-        *,
-        heal: bool = True,
-        cache_prefix: CachePrefix = None,
-    ) -> list[Fill]:
-        """Up to n complete values for the slot from a beam search, best first."""
-        ...
 
 
 @dataclass
@@ -223,7 +187,7 @@ class Program:
     @cached_property
     def _template(self):
         """Compiled once: beam search runs the program again for every beam and slot."""
-        from docqa.prompts import environment
+        from docqa.guide.sandbox import environment
 
         return environment().from_string(self.source)
 

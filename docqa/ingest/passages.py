@@ -12,7 +12,7 @@ again by the next `docqa ingest`, even when their files have not changed.
 
 from __future__ import annotations
 
-from docqa.monitor.groundedness import sentence_spans as spans_of
+from docqa.flows.groundedness import sentence_spans as spans_of
 
 PASSAGE_FORMAT = 1
 MIN_SENTENCE_CHARS = 12  # shorter parts ("Note", "Yes", a lone name) say nothing alone

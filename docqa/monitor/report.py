@@ -292,7 +292,7 @@ def _toxicity(w: Window, tests: list) -> dict:
 
 def _toxic(row: dict, what: str) -> bool:
     """The verdict the guard recorded when the question was answered; computed the same way
-    (docqa.monitor.guards' word list) for asks recorded before guards existed."""
+    (docqa.flows.guards' word list) for asks recorded before guards existed."""
     flag = (row.get("flags") or {}).get("toxic_question" if what == "questions" else "toxic_answer")
     if isinstance(flag, dict) and "flagged" in flag:
         return bool(flag["flagged"])

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import bisect
 import time
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from docqa.adapters.llama_engine import LlamaEngine
+from docqa.adapters.llama_kvcache import PrefixCache
 from docqa.errors import GenerationError, TemplateError
-from docqa.guide.engine import LlamaEngine
-from docqa.guide.kvcache import PrefixCache
 from docqa.guide.slots import Slot
-
-CachePrefix = str | tuple[str, ...] | None  # one reusable prefix, or several (shortest first)
+from docqa.guide.types import CachePrefix, Fill
 
 # Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
 _CLOSING_ORDER = (
@@ -40,27 +38,6 @@ _CLOSING_ORDER = (
     b"[",
     b"{",
 )
-
-
-@dataclass(frozen=True)
-class Fill:
-    """One filled slot. A remote server may not report every figure: None means unknown."""
-
-    slot: Slot
-    text: str  # the slot's value as text
-    tokens: tuple[int, ...]  # generated tokens (a healed token included); () from a server
-    logprob: float | None  # sum of the chosen tokens' log-probabilities under the mask
-    prompt_tokens: int
-    cached_tokens: int | None
-    finish: str  # "stop" | "stop_string" | "length" | "closed" (forced close at the budget)
-    healed: str  # prompt text that was backed up and regenerated ("" when none)
-    seconds: float
-    first_token_seconds: float | None = 0.0  # from the start of the fill to its first token
-    n_tokens: int | None = None  # generated tokens, when `tokens` does not hold them
-
-    @property
-    def completion_tokens(self) -> int:
-        return len(self.tokens) if self.n_tokens is None else self.n_tokens
 
 
 class Decoder:

@@ -2,7 +2,7 @@
 
 Prompts are evaluated with longest-common-prefix reuse of what the context already holds, so
 successive slots, retries and chat turns only prefill new tokens. The KV state of a prefix
-can be saved and restored (docqa.guide.kvcache) without the logits array.
+can be saved and restored (docqa.adapters.llama_kvcache) without the logits array.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ class LlamaEngine:
 
     # -- KV state --------------------------------------------------------------------------
     def save_state(self) -> bytes:
-        """The context's KV state (no logits array), for docqa.guide.kvcache."""
+        """The context's KV state (no logits array), for docqa.adapters.llama_kvcache."""
         import llama_cpp
 
         ctx = self.llm._ctx.ctx
