@@ -116,7 +116,7 @@ def candidate_recall(home: Path, qset: Path, depth: int = 100) -> dict[str, dict
 
     def text(cid: int) -> str:
         if cid not in texts:
-            texts[cid] = normal(store.hits([(cid, {"score": 0.0})], None)[0].text)
+            texts[cid] = normal(store.corpus.hits([(cid, {"score": 0.0})], None)[0].text)
         return texts[cid]
 
     out = {}
@@ -129,7 +129,7 @@ def candidate_recall(home: Path, qset: Path, depth: int = 100) -> dict[str, dict
                 vector = embedder.embed([item.question])[0]
                 found = {
                     "dense": [c for c, _ in index.query(vector, depth, None)],
-                    "lexical": store.lexical_search(item.question, depth, None),
+                    "lexical": store.corpus.lexical_search(item.question, depth, None),
                 }
                 for name, ids in found.items():
                     ranks[name].append(

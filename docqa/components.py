@@ -169,7 +169,7 @@ class Components:
         from docqa.flows.corpus import identity_of, open_index
         from docqa.lock import try_write_lock
 
-        self.store.check_embedder(identity_of(self.embedder))
+        self.store.corpus.check_embedder(identity_of(self.embedder))
         index = self.new_index()
         fingerprint = open_index(self.store, index, self.embedder.dimension, save=False)
         if index.rebuilt:
@@ -177,7 +177,7 @@ class Components:
             # at work and the store is still in the state it was built from; readers take the
             # lock only for that, so a writer is never told a mere reader is changing the store
             with try_write_lock(self.settings.home) as free:
-                if free and self.store.fingerprint() == fingerprint:
+                if free and self.store.corpus.fingerprint() == fingerprint:
                     index.save(fingerprint)
         return index
 

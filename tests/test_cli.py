@@ -135,12 +135,12 @@ def test_ask_json_contract_and_record(ingested, fakes):
     from docqa.store import Store
 
     store = Store.open(load_settings().db_path)
-    row = store.interaction(data["id"])
+    row = store.journal.interaction(data["id"])
     assert row["question"] == "How tall is the Eiffel Tower?" and row["status"] == "grounded"
     assert json.loads(row["raw_output"]) == [{"attempt": 1, "answer": "THE EIFFEL TOWER"}]
     assert (row["attempts"], row["groundedness"]) == (1, 1.0)
     assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
-    steps = store.steps(data["id"])
+    steps = store.journal.steps(data["id"])
     assert [s["stage"] for s in steps] == [
         "features",
         "embed",

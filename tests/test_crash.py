@@ -55,8 +55,8 @@ def test_ingest_killed_at_random_points_then_rerun_leaves_sqlite_and_index_in_st
     store = Store.open(home / "docqa.db")
     ids = [r[0] for r in store.conn.execute("SELECT id FROM chunks")]
     paths = [r[0] for r in store.conn.execute("SELECT path FROM documents")]
-    index = HnswIndex(home / "index.hnsw", store.embedder().dimension)
-    index.open(store.fingerprint(), lambda: iter(()))
+    index = HnswIndex(home / "index.hnsw", store.corpus.embedder().dimension)
+    index.open(store.corpus.fingerprint(), lambda: iter(()))
     assert not index.rebuilt  # the saved index is the one for this state of the store
     assert index.live_ids() == set(ids) and len(ids) == len(set(ids))
     assert sorted(paths) == sorted(str(p) for p in docs.rglob("*") if p.is_file())

@@ -42,7 +42,7 @@ def test_index_entries_with_no_chunk_are_found_and_rebuilt_away(ingested, docqa_
     from docqa.store import Store
 
     store = Store.open(docqa_home / "docqa.db")
-    fingerprint, dim = store.fingerprint(), store.embedder().dimension
+    fingerprint, dim = store.corpus.fingerprint(), store.corpus.embedder().dimension
     ids = {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     store.close()
     index = HnswIndex(docqa_home / "index.hnsw", dim)

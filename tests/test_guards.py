@@ -48,7 +48,7 @@ def test_a_toxic_question_is_flagged_and_withheld_with_guard(ingested, fakes):
     )
     assert withheld["answerable"] is False and withheld["attempts"] == []
     assert llm.prompts == []  # stopped before any generation
-    row = Store.open(load_settings().db_path).interaction(withheld["id"])
+    row = Store.open(load_settings().db_path).journal.interaction(withheld["id"])
     assert row["status"] == "withheld"
     assert json.loads(row["flags"])["toxic_question"]["flagged"] is True
     human = invoke("ask", "Who built the stupid Eiffel Tower?", "--guard")

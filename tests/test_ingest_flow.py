@@ -33,7 +33,7 @@ def run(paths, store, embedder, home, **kw):
 
 def index_ids(index: HnswIndex, store: Store) -> set[int]:
     """Every chunk id the index returns for an exhaustive query."""
-    vec = next(iter(store.iter_embeddings(index.dimension)))[1][0]
+    vec = next(iter(store.corpus.iter_embeddings(index.dimension)))[1][0]
     return {i for i, _ in index.query(vec, len(index))}
 
 
@@ -41,7 +41,7 @@ def test_ingest_then_reingest_adds_nothing(docs, store, docqa_home):
     emb = FakeEmbedder()
     first, index = run([docs], store, emb, docqa_home)
     assert (first.files_seen, first.added, first.failed) == (17, 17, [])
-    assert first.chunks_added == first.chunks_total == store.chunk_count() > 17
+    assert first.chunks_added == first.chunks_total == store.corpus.chunk_count() > 17
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     embedded = emb.embedded
     second, _ = run([docs], store, emb, docqa_home)
@@ -53,12 +53,12 @@ def test_editing_one_file_re_embeds_only_its_chunks(docs, store, docqa_home):
     emb = FakeEmbedder()
     run([docs], store, emb, docqa_home)
     target = docs / "history" / "apollo11.md"
-    before = {d.path: d.chunks for d in store.documents()}
+    before = {d.path: d.chunks for d in store.corpus.documents()}
     target.write_text(target.read_text() + "\n\nA new closing paragraph about the Moon.\n")
     emb.calls.clear()
     report, index = run([docs], store, emb, docqa_home)
     assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
-    new_count = store.document(str(target)).chunks
+    new_count = store.corpus.document(str(target)).chunks
     sentences = store.conn.execute(
         "SELECT sum(json_array_length(spans)) FROM chunk_sentences s JOIN chunks c"
         " ON c.id = s.chunk_id JOIN documents d ON d.id = c.document_id WHERE d.path = ?",
@@ -66,7 +66,7 @@ def test_editing_one_file_re_embeds_only_its_chunks(docs, store, docqa_home):
     ).fetchone()[0]
     assert report.chunks_added == new_count
     assert emb.embedded == new_count + sentences  # each chunk, and each of its sentences
-    assert sum(before.values()) - before[str(target)] + new_count == store.chunk_count()
+    assert sum(before.values()) - before[str(target)] + new_count == store.corpus.chunk_count()
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     hits = retrieve("closing paragraph about the Moon", store=store, embedder=emb, index=index).hits
     assert hits[0].path == str(target)
@@ -77,7 +77,7 @@ def test_a_chunk_is_embedded_with_its_headings_and_its_sentences_on_their_own(
 ):
     emb = FakeEmbedder()
     run([docs], store, emb, docqa_home)
-    doc = store.document(str(docs / "history" / "apollo11.md"))
+    doc = store.corpus.document(str(docs / "history" / "apollo11.md"))
     cid, text, heading = store.conn.execute(
         "SELECT id, text, heading FROM chunks WHERE document_id = ? AND heading != ''"
         " ORDER BY seq LIMIT 1",
@@ -86,14 +86,14 @@ def test_a_chunk_is_embedded_with_its_headings_and_its_sentences_on_their_own(
     embedded = [t for call in emb.calls for t in call]
     assert embedding_text(doc.title, heading, text) in embedded
     assert embedding_text(doc.title, heading, text).endswith("\n" + text)
-    stored = store.passage_vectors([cid])[cid]
+    stored = store.corpus.passage_vectors([cid])[cid]
     spans = sentence_spans(text)
     assert len(spans) >= 2 and stored.spans == tuple(spans)
     for (a, b), vector in zip(spans, stored.sentences, strict=True):
         assert text[a:b] in embedded
         assert np.allclose(vector, emb.embed([text[a:b]])[0], atol=1e-3)  # kept as float16
     assert np.allclose(stored.vector, emb.embed([embedding_text(doc.title, heading, text)])[0])
-    assert {d.passages for d in store.documents()} == {PASSAGE_FORMAT}
+    assert {d.passages for d in store.corpus.documents()} == {PASSAGE_FORMAT}
 
 
 def test_documents_embedded_by_an_older_passage_format_are_embedded_again(docs, store, docqa_home):
@@ -109,7 +109,7 @@ def test_documents_embedded_by_an_older_passage_format_are_embedded_again(docs, 
         )
     report, index = run([docs], store, emb, docqa_home)
     assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
-    assert store.document(old).passages == PASSAGE_FORMAT
+    assert store.corpus.document(old).passages == PASSAGE_FORMAT
     missing = store.conn.execute(
         "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_sentences)"
     ).fetchone()[0]
@@ -131,7 +131,7 @@ def test_bad_files_are_reported_and_the_rest_kept(docs, store, docqa_home):
     assert "broken PDF" in reasons["broken.pdf"]
     assert reasons["missing.txt"] == "no such file or directory"
     assert report.skipped == 1 and report.unchanged == 17
-    assert len(store.documents()) == 17
+    assert len(store.corpus.documents()) == 17
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
@@ -147,10 +147,10 @@ def test_prune_and_rm(docs, store, docqa_home):
     run([docs], store, FakeEmbedder(), docqa_home)
     (docs / "coffee.html").unlink()
     report, _ = run([docs], store, FakeEmbedder(), docqa_home, prune=True)
-    assert report.removed == 1 and len(store.documents()) == 16
+    assert report.removed == 1 and len(store.corpus.documents()) == 16
     index = HnswIndex(docqa_home / "index.hnsw", 64)
     removed = remove_documents(docs / "science", store=store, index=index, dimension=64)
-    assert len(removed) == 6 and len(store.documents()) == 10
+    assert len(removed) == 6 and len(store.corpus.documents()) == 10
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     sentences_of = "SELECT DISTINCT chunk_id FROM chunk_sentences ORDER BY chunk_id"
     # the removed documents' chunks took their sentences with them
@@ -163,7 +163,7 @@ def test_another_embedder_is_refused(docs, store, docqa_home):
     run([docs / "eiffel_tower.txt"], store, FakeEmbedder(), docqa_home)
     with pytest.raises(EmbedderMismatchError):
         run([docs], store, FakeEmbedder(name="other", dimension=32), docqa_home)
-    assert len(store.documents()) == 1
+    assert len(store.corpus.documents()) == 1
 
 
 def test_index_lost_after_a_crash_is_rebuilt_from_sqlite(docs, store, docqa_home):
@@ -198,6 +198,6 @@ def test_one_file_named_two_ways_is_one_document(docs, store, docqa_home):
     emb = FakeEmbedder()
     run([docs / "eiffel_tower.txt"], store, emb, docqa_home)
     report, _ = run([docs / "history" / ".." / "eiffel_tower.txt"], store, emb, docqa_home)
-    assert report.unchanged == 1 and [d.path for d in store.documents()] == [
+    assert report.unchanged == 1 and [d.path for d in store.corpus.documents()] == [
         str(docs / "eiffel_tower.txt")
     ]

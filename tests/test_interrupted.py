@@ -29,7 +29,7 @@ BEGIN = """
 import os, signal, sys
 from docqa.store import Store
 store = Store.open(sys.argv[1])
-iid = store.begin_interaction(
+iid = store.journal.begin(
     {"kind": "ask", "question": sys.argv[2], "question_embedding": bytes.fromhex(sys.argv[3])}
 )
 print(iid, flush=True)
@@ -190,8 +190,8 @@ def test_a_live_ask_in_another_process_stays_running_until_that_process_is_kille
 def test_a_row_of_this_process_stays_running_and_one_of_a_reused_pid_is_interrupted(ingested):
     me = owner.current()
     store = Store.open(load_settings().db_path)
-    mine = store.begin_interaction({"kind": "ask", "question": "Who built the tower?"})
-    reused = store.begin_interaction(
+    mine = store.journal.begin({"kind": "ask", "question": "Who built the tower?"})
+    reused = store.journal.begin(
         {
             "kind": "ask",
             "question": "Who named the tower?",
@@ -215,10 +215,10 @@ def test_a_running_row_written_before_owners_were_recorded_is_interrupted_after_
     store = Store.open(load_settings().db_path)
     unowned = dict.fromkeys(("owner_pid", "owner_host", "owner_boot", "owner_start"))
     hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
-    old = store.begin_interaction(
+    old = store.journal.begin(
         {"kind": "ask", "question": "An old question?", "created_at": hours_ago, **unowned}
     )
-    new = store.begin_interaction({"kind": "ask", "question": "A new question?", **unowned})
+    new = store.journal.begin({"kind": "ask", "question": "A new question?", **unowned})
     store.close()
     assert statuses() == [(new, "running"), (old, "interrupted")]
     code, check = doctor()

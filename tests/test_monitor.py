@@ -42,7 +42,7 @@ class Planter:
         vec = self.embedder.embed([question])[0]
         sims = self.chunks @ vec
         top = np.argsort(-sims)[:5]
-        iid = self.store.begin_interaction(
+        iid = self.store.journal.begin(
             {
                 "kind": "ask",
                 "question": question,
@@ -53,12 +53,14 @@ class Planter:
             }
         )
         hits = [{"chunk_id": self.ids[i], "dense_score": float(sims[i])} for i in top]
-        self.store.add_step(iid, {"stage": "retrieve", "data": {"attempt": 1, "hits": hits}})
+        self.store.journal.add_step(
+            iid, {"stage": "retrieve", "data": {"attempt": 1, "hits": hits}}
+        )
         if extra.get("grounding"):
-            self.store.add_step(
+            self.store.journal.add_step(
                 iid, {"stage": "validate", "data": {"grounding": extra["grounding"]}}
             )
-        self.store.finish_interaction(
+        self.store.journal.finish(
             iid,
             {
                 "status": status,
@@ -80,12 +82,12 @@ def planter(ingested) -> Planter:
 
 
 def _report(planter: Planter, window: int, permutations: int = 300) -> dict:
-    rows = planter.store.monitoring_rows(everyone=True)
+    rows = planter.store.journal.monitoring_rows(everyone=True)
     w = split(rows, window=window, since=None, reference_since=None)
     return build(
         w,
-        chunks=planter.store.chunk_vectors(),
-        paths=planter.store.chunk_paths,
+        chunks=planter.store.corpus.chunk_vectors(),
+        paths=planter.store.corpus.chunk_paths,
         permutations=permutations,
     )
 

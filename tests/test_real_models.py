@@ -47,7 +47,10 @@ def test_ingest_sample_docs(corpus):
     from docqa.store import Store
 
     store = Store.open(home / "docqa.db")
-    assert store.embedder().name == "all-MiniLM-L6-v2" and store.embedder().dimension == 384
+    assert (
+        store.corpus.embedder().name == "all-MiniLM-L6-v2"
+        and store.corpus.embedder().dimension == 384
+    )
     # the MiniLM tokenizer's count plus [CLS] and [SEP] never exceeds the 256-token window
     assert store.conn.execute("SELECT max(n_tokens) FROM chunks").fetchone()[0] + 2 <= 256
 
@@ -180,7 +183,7 @@ def test_loop_rejects_an_invented_answer_and_says_so(corpus):
         assert any(not s["supported"] for s in data["grounding"]["sentences"])
     from docqa.store import Store
 
-    steps = Store.open(home / "docqa.db").steps(data["id"])
+    steps = Store.open(home / "docqa.db").journal.steps(data["id"])
     validations = [s["data"] for s in steps if s["stage"] == "validate"]
     assert [v["attempt"] for v in validations] == list(range(1, len(data["attempts"]) + 1))
     assert validations[-1]["next"] == "final"
@@ -209,7 +212,7 @@ def test_session_turns_restore_the_history_from_the_prefix_cache(corpus, tmp_pat
     assert _cached(turns[2]) > _cached(turns[1]) + 10
     from docqa.store import Store
 
-    session = Store.open(home / "docqa.db").session("photo")
+    session = Store.open(home / "docqa.db").people.session("photo")
     assert session["turns"] == 3
     assert session["prompt_tokens"] == sum(t["tokens"]["prompt"] for t in turns)
 

@@ -31,7 +31,7 @@ def put(store: Store, path: str, texts: list[str], *, sentences: bool = False) -
     with `sentences`, each chunk's sentences are embedded too, as ingest does."""
     emb = FakeEmbedder()
     spans = [sentence_spans(t) for t in texts]
-    store.replace_document(
+    store.corpus.replace_document(
         path=path,
         format="markdown",
         title=None,
@@ -111,7 +111,7 @@ def test_the_best_sentence_scores_a_chunk_and_is_reported(tmp_path):
         float(emb.embed([top.text[slice(*top.sentence)]])[0] @ q), abs=1e-3
     )
     assert top.sentence_score > top.dense_score  # the one sentence matches better
-    assert store.passage_vectors([1])[1].sentences.shape == (3, emb.dimension)
+    assert store.corpus.passage_vectors([1])[1].sentences.shape == (3, emb.dimension)
     store.close()
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from docqa.adapters.hnsw import HnswIndex
 from docqa.errors import EmbedderMismatchError
-from docqa.migrations import migrations
 from docqa.records import Chunk
 from docqa.store import EmbedderIdentity, Store
+from docqa.store.migrations import migrations
 
 
 @pytest.fixture
@@ -67,8 +67,41 @@ def test_reopening_applies_nothing_twice(tmp_path):
     assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
+def test_only_the_store_modules_write_sql():
+    """SQL lives in docqa/store/ (corpus, people, journal, the connection, the migrations):
+    no other module of the package runs a statement or reaches for the connection."""
+    import re
+    from pathlib import Path
+
+    import docqa
+
+    package = Path(docqa.__file__).parent
+    pattern = re.compile(r"\.(execute|executemany|executescript)\(|\.conn\b|\bsqlite3\b")
+    outside = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        if package / "store" not in path.parents
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert outside == []
+    inside = {p.name for p in (package / "store").glob("*.py") if pattern.search(p.read_text())}
+    assert inside == {"__init__.py", "corpus.py", "people.py", "journal.py", "migrations.py"}
+
+
+def test_a_new_store_reports_its_schema_current_and_a_newer_one_is_named(store):
+    assert store.schema() == ([], [])
+    with store.conn:
+        store.conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('docqa', 'm999_from_the_future', '2030-01-01')"
+        )
+        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_passage_vectors'")
+    assert store.schema() == (["m007_passage_vectors"], ["m999_from_the_future"])
+
+
 def test_replace_document_swaps_chunks_and_fts_in_one_go(store):
-    new, old = store.replace_document(
+    new, old = store.corpus.replace_document(
         path="/a.md",
         format="markdown",
         title="A",
@@ -79,8 +112,8 @@ def test_replace_document_swaps_chunks_and_fts_in_one_go(store):
         vectors=_vectors(2),
     )
     assert old == [] and len(new) == 2
-    assert store.lexical_search("apple", 10) == [new[0]]
-    new2, old2 = store.replace_document(
+    assert store.corpus.lexical_search("apple", 10) == [new[0]]
+    new2, old2 = store.corpus.replace_document(
         path="/a.md",
         format="markdown",
         title="A",
@@ -91,13 +124,13 @@ def test_replace_document_swaps_chunks_and_fts_in_one_go(store):
         vectors=_vectors(1),
     )
     assert old2 == new and new2[0] > max(new)  # ids are never reused
-    assert store.lexical_search("apple", 10) == []
-    assert store.lexical_search("cherries", 10) == new2  # porter stemming
-    assert store.fingerprint() == (1, new2[0], new2[0])
+    assert store.corpus.lexical_search("apple", 10) == []
+    assert store.corpus.lexical_search("cherries", 10) == new2  # porter stemming
+    assert store.corpus.fingerprint() == (1, new2[0], new2[0])
 
 
 def test_lexical_search_survives_fts_syntax_in_questions(store):
-    store.replace_document(
+    store.corpus.replace_document(
         path="/b.md",
         format="markdown",
         title=None,
@@ -107,15 +140,15 @@ def test_lexical_search_survives_fts_syntax_in_questions(store):
         chunks=_chunks('say "NEAR" AND OR *'),
         vectors=_vectors(1),
     )
-    assert len(store.lexical_search('"NEAR(" AND) OR * -', 5)) == 1
-    assert store.lexical_search("?!", 5) == []
+    assert len(store.corpus.lexical_search('"NEAR(" AND) OR * -', 5)) == 1
+    assert store.corpus.lexical_search("?!", 5) == []
 
 
 def test_embedder_is_claimed_once_and_a_different_one_refused(store):
-    store.claim_embedder(EmbedderIdentity("minilm", 384))
-    store.claim_embedder(EmbedderIdentity("minilm", 384))
+    store.corpus.claim_embedder(EmbedderIdentity("minilm", 384))
+    store.corpus.claim_embedder(EmbedderIdentity("minilm", 384))
     with pytest.raises(EmbedderMismatchError, match="minilm \\(384-d\\)"):
-        store.claim_embedder(EmbedderIdentity("other", 768))
+        store.corpus.claim_embedder(EmbedderIdentity("other", 768))
 
 
 def test_index_query_remove_and_reload(tmp_path):

@@ -101,8 +101,8 @@ def test_features_reach_the_prompt_and_the_record(ingested, fakes, monkeypatch):
     # the static prefix stays the same for every user: the profile comes after it
     assert "French" not in llm.cache_prefixes[0][0]
     store = Store.open(load_settings().db_path)
-    assert store.interaction(data["id"])["user"] == "zoe"
-    features = store.steps(data["id"])[0]
+    assert store.journal.interaction(data["id"])["user"] == "zoe"
+    features = store.journal.steps(data["id"])[0]
     assert features["stage"] == "features"
     assert features["data"] == {
         "user": "zoe",
@@ -235,7 +235,10 @@ def test_filtered_search_falls_back_to_exact_when_the_index_comes_back_short(tmp
             vectors = np.eye(4, dtype=np.float32)
             return [1, 2, 3, 4], vectors
 
-    found = _dense(Permitted(), ShortIndex(), np.array([0, 0, 1, 0.5]), 3, {9}, Profile("u"))
+    class Store:
+        corpus = Permitted()
+
+    found = _dense(Store(), ShortIndex(), np.array([0, 0, 1, 0.5]), 3, {9}, Profile("u"))
     assert [cid for cid, _ in found] == [3, 4, 1]
 
 
@@ -275,13 +278,13 @@ def test_a_session_is_claimed_before_its_first_turn_ends(restricted_corpus, fake
     _json("users", "set", "ben", "role=x")
     store = Store.open(load_settings().db_path)
     # ann's first turn is still running in another process: the name is hers already
-    store.claim_session("w", "ann")
+    store.people.claim_session("w", "ann")
     late = invoke(
         "ask", "What is the passphrase of project public1?", "--user", "ben", "--session", "w"
     )
     assert late.exit_code == 2 and "belongs to another user" in late.stderr
-    assert store.session_turns("w", 10, "ben") == []
-    assert Profile("ann").name == store.session("w")["user"]
+    assert store.journal.session_turns("w", 10, "ben") == []
+    assert Profile("ann").name == store.people.session("w")["user"]
 
 
 def test_history_drops_turns_the_user_may_no_longer_read(restricted_corpus, fakes):
@@ -299,10 +302,11 @@ def test_the_null_pool_only_samples_readable_documents(restricted_corpus, fakes)
     from docqa.records import ANONYMOUS, Profile
 
     store = Store.open(load_settings().db_path)
-    public = store.sample_chunks(100, ANONYMOUS)
+    public = store.corpus.sample_chunks(100, ANONYMOUS)
     assert public and all("/public/" in path for path, _ in public)
     legal = {
-        path.split("/")[-2] for path, _ in store.sample_chunks(100, Profile("x", {}, ("legal",)))
+        path.split("/")[-2]
+        for path, _ in store.corpus.sample_chunks(100, Profile("x", {}, ("legal",)))
     }
     assert legal == {"public", "legal"}
 

@@ -30,7 +30,7 @@ def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     from docqa import render
 
     comps = components(settings(home))
-    docs = comps.store.documents()
+    docs = comps.store.corpus.documents()
     comps.close()
     if json_out:
         print(render.dumps({"documents": [render.doc_json(d) for d in docs]}))
@@ -59,7 +59,7 @@ def rm_command(
     comps = components(config)
     try:
         with writing(config, wait):
-            identity = comps.store.embedder()  # None: nothing was ever ingested
+            identity = comps.store.corpus.embedder()  # None: nothing was ever ingested
             removed = (
                 []
                 if identity is None

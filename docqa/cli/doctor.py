@@ -102,7 +102,7 @@ def _print_runtime(runtime: dict) -> None:
 
 
 def _dimension(comps) -> int:
-    recorded = comps.store.embedder()
+    recorded = comps.store.corpus.embedder()
     return recorded.dimension if recorded is not None else comps.document_embedder.dimension
 
 

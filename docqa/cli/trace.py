@@ -90,7 +90,7 @@ def log_list_command(
     after = parse_since(since) if since else None
     comps = components(settings(home, user=user))
     try:
-        rows = comps.store.list_interactions(
+        rows = comps.store.journal.interactions(
             user=profile_of(comps).name,
             everyone=everyone,
             session=session,

@@ -67,7 +67,7 @@ def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
     comps = components(settings(home))
     try:
-        users = comps.store.users()
+        users = comps.store.people.users()
     finally:
         comps.close()
     if json_out:
@@ -87,7 +87,7 @@ def rm_command(name: NameArg, json_out: JsonOpt = False, home: HomeOpt = None) -
 
     comps = components(settings(home))
     try:
-        removed = comps.store.remove_user(name)
+        removed = comps.store.people.remove_user(name)
     finally:
         comps.close()
     if not removed:

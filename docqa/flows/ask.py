@@ -84,15 +84,15 @@ class _Recorder:
 
     def begin(self, record: dict) -> None:
         if self.enabled:
-            self.id = self.store.begin_interaction(record)
+            self.id = self.store.journal.begin(record)
 
     def step(self, stage: str, seconds: float, data: dict) -> None:
         if self.id is not None:
-            self.store.add_step(self.id, {"stage": stage, "seconds": seconds, "data": data})
+            self.store.journal.add_step(self.id, {"stage": stage, "seconds": seconds, "data": data})
 
     def finish(self, fields: dict) -> None:
         if self.id is not None:
-            self.store.finish_interaction(self.id, fields)
+            self.store.journal.finish(self.id, fields)
 
 
 @dataclass
@@ -122,7 +122,7 @@ class _Loop:
         self.memo = _Memo(self.embedder)
         # what the asker may not read, worked out once for every retrieval of the question
         user = self.options.user
-        self.forbidden = self.store.forbidden_chunks(user) if user is not None else set()
+        self.forbidden = self.store.corpus.forbidden_chunks(user) if user is not None else set()
 
     def retrieve(self, also: tuple[str, ...]) -> SearchResult:
         found = retrieve(
@@ -290,7 +290,7 @@ def ask(
         rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
         rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
         score = outlier_score(found.hits)
-        flags = question_flags(loop.question, score, store.outlier_scores())
+        flags = question_flags(loop.question, score, store.journal.outlier_scores())
         rec.step("guard", 0.0, {"flags": flags})
         if options.guard and reasons(flags):
             return _withheld(loop, rec, started, flags, score, found, turn)
@@ -432,7 +432,7 @@ def _withheld(loop, rec, started, flags, score, found, turn) -> Answer:
 
 def open_session(store: Store, name: str, user: Profile) -> dict:
     """The session's row, claimed for `user` if new; another user's session is refused."""
-    session = store.claim_session(name, user.name)
+    session = store.people.claim_session(name, user.name)
     if session.get("user") != user.name:
         raise UsageError(f"session {name!r} belongs to another user: start a new one")
     return session
@@ -444,8 +444,8 @@ def history(
     """The user's last turns in a session, without those that cite chunks the user may no
     longer read (their answers came from them)."""
     if forbidden is None:
-        forbidden = store.forbidden_chunks(user)
-    turns = store.session_turns(name, limit, user.name)
+        forbidden = store.corpus.forbidden_chunks(user)
+    turns = store.journal.session_turns(name, limit, user.name)
     return [t for t in turns if not forbidden.intersection(t["chunks"])]
 
 

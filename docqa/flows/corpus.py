@@ -15,8 +15,8 @@ def open_index(store: Store, index, dimension: int, save: bool = True):
     and return the fingerprint of that state. A rebuilt index is written back only with `save`
     (by the holder of the write lock)."""
     with store.snapshot():  # the fingerprint and the vectors come from one state of the store
-        fingerprint = store.fingerprint()
-        index.open(fingerprint, lambda: store.iter_embeddings(dimension))
+        fingerprint = store.corpus.fingerprint()
+        index.open(fingerprint, lambda: store.corpus.iter_embeddings(dimension))
     if index.rebuilt and save:
         index.save(fingerprint)
     return fingerprint

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docqa.store import MIGRATIONS, EmbedderIdentity, Store
+from docqa.store import EmbedderIdentity, Store
 
 _TMP = re.compile(r"\.\d+\.tmp(\.npz)?$|\.tmp\d+\.npz$")
 
@@ -70,12 +70,7 @@ def diagnose(
 
 def _schema(store: Store) -> Check:
     check = Check("schema")
-    rows = store.conn.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = 'docqa'"
-    ).fetchall()
-    applied = {r[0] for r in rows}
-    missing = [m for m in MIGRATIONS if m not in applied]
-    unknown = sorted(applied - set(MIGRATIONS))
+    missing, unknown = store.schema()
     if missing:
         check.problems.append(f"migrations not applied: {', '.join(missing)}")
     if unknown:
@@ -86,60 +81,30 @@ def _schema(store: Store) -> Check:
 
 
 def _sqlite(store: Store, repair: bool) -> Check:
-    import sqlite3
-
     check = Check("sqlite")
-    result = store.conn.execute("PRAGMA integrity_check").fetchall()
-    if [r[0] for r in result] != ["ok"]:
-        check.problems += [f"integrity: {r[0]}" for r in result[:5]]
-    try:
-        store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-    except sqlite3.DatabaseError as exc:
-        check.problems.append(f"full-text index out of step with the chunks: {exc}")
+    check.problems += [f"integrity: {p}" for p in store.integrity_problems()[:5]]
+    problem = store.corpus.full_text_problem()
+    if problem is not None:
         if repair:
-            with store.conn:
-                store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+            store.corpus.rebuild_full_text()
             check.repaired.append("rebuilt the full-text index from the chunks")
-            check.problems.pop()
+        else:
+            check.problems.append(f"full-text index out of step with the chunks: {problem}")
     return check
 
 
 def _orphans(store: Store, repair: bool) -> Check:
     check = Check("orphans")
-    conn = store.conn
-    orphan_chunks = conn.execute(
-        "SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)"
-    ).fetchone()[0]
-    orphan_groups = conn.execute(
-        "SELECT count(*) FROM document_groups WHERE document_id NOT IN (SELECT id FROM documents)"
-    ).fetchone()[0]
-    miscounted = conn.execute(
-        "SELECT count(*) FROM documents d WHERE n_chunks != "
-        "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)"
-    ).fetchone()[0]
-    found = [
-        (orphan_chunks, "chunks belong to no document"),
-        (orphan_groups, "group tags belong to no document"),
-        (miscounted, "documents have a wrong chunk count"),
-    ]
-    check.problems = [f"{n} {what}" for n, what in found if n]
+    check.problems = [f"{n} {what}" for n, what in store.corpus.orphans() if n]
     if repair and check.problems:
-        with conn:
-            conn.execute("DELETE FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)")
-            conn.execute(
-                "DELETE FROM document_groups WHERE document_id NOT IN (SELECT id FROM documents)"
-            )
-            conn.execute(
-                "UPDATE documents SET n_chunks = "
-                "(SELECT count(*) FROM chunks c WHERE c.document_id = documents.id)"
-            )
+        store.corpus.repair_orphans()
         check.repaired, check.problems = [f"fixed: {p}" for p in check.problems], []
     return check
 
 
 def _embedder(store: Store, configured: EmbedderIdentity | None) -> Check:
     check = Check("embedder")
-    recorded = store.embedder()
+    recorded = store.corpus.embedder()
     if recorded is None:
         return check
     if configured is not None and configured != recorded:
@@ -147,9 +112,7 @@ def _embedder(store: Store, configured: EmbedderIdentity | None) -> Check:
             f"the store was built with {recorded}, the configured embedder is {configured}: "
             "use the same --embedder, or ingest into a new --home"
         )
-    bad = store.conn.execute(
-        "SELECT count(*) FROM chunks WHERE length(embedding) != ?", (4 * recorded.dimension,)
-    ).fetchone()[0]
+    bad = store.corpus.misshapen_embeddings(recorded.dimension)
     if bad:
         check.problems.append(
             f"{bad} chunks have an embedding that is not {recorded.dimension}-d: re-ingest them"
@@ -160,12 +123,12 @@ def _embedder(store: Store, configured: EmbedderIdentity | None) -> Check:
 def _index(store: Store, index, repair: bool) -> Check:
     """The vector index must hold exactly the store's chunk ids, under a matching fingerprint."""
     check = Check("index")
-    recorded = store.embedder()
+    recorded = store.corpus.embedder()
     if recorded is None:
         return check
     with store.snapshot():
-        fingerprint = store.fingerprint()
-        ids = {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
+        fingerprint = store.corpus.fingerprint()
+        ids = store.corpus.chunk_ids()
     problems = []
     manifest = index.manifest()
     if manifest is None:
@@ -190,7 +153,7 @@ def _index(store: Store, index, repair: bool) -> Check:
                 check.repaired.append(f"removed {len(old)} old index files")
                 problems = problems[:-1]
     if problems and repair:
-        index.rebuild(fingerprint, lambda: store.iter_embeddings(recorded.dimension))
+        index.rebuild(fingerprint, lambda: store.corpus.iter_embeddings(recorded.dimension))
         index.save(fingerprint)
         rebuilt = index.live_ids()
         if rebuilt == ids:
@@ -204,7 +167,7 @@ def _index(store: Store, index, repair: bool) -> Check:
 
 def _files(store: Store) -> Check:
     check = Check("files")
-    for doc in store.documents():
+    for doc in store.corpus.documents():
         try:
             st = os.stat(doc.path)
         except OSError:
@@ -254,7 +217,7 @@ def _interactions(store: Store, repair: bool) -> Check:
     """Asks left `running` by a process that died (docqa.owner): readers already show them
     as interrupted; `repair` stores that status, with the reason as the error."""
     check = Check("interactions")
-    dead = store.interrupted_interactions()
+    dead = store.journal.interrupted()
     if not dead:
         return check
     check.problems.append(
@@ -270,7 +233,7 @@ def _interactions(store: Store, repair: bool) -> Check:
     if len(dead) > SHOWN_ROWS:
         check.problems.append(f"and {len(dead) - SHOWN_ROWS} more")
     if repair:
-        marked = store.mark_interrupted({r["id"]: _interrupted_error(r) for r in dead})
+        marked = store.journal.mark_interrupted({r["id"]: _interrupted_error(r) for r in dead})
         if marked:
             check.repaired.append(
                 f"marked {len(marked)} interactions interrupted: {', '.join(map(str, marked))}"

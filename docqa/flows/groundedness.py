@@ -147,7 +147,7 @@ def pool_from_store(store, embedder, cache_dir: Path | None = None, profile=None
     """The null pool of a store: sentences of POOL_CHUNKS chunks spread over the documents
     the profile may read (so no verdict depends on text it may not see), kept per process,
     and in `cache_dir` across processes, until the store changes."""
-    fingerprint = (store.fingerprint(), store.access_version())
+    fingerprint = (store.corpus.fingerprint(), store.corpus.access_version())
     groups = None if profile is None else tuple(profile.groups)
     key = (id(store), fingerprint, embedder.name, groups)
     if key in _pools:
@@ -158,7 +158,7 @@ def pool_from_store(store, embedder, cache_dir: Path | None = None, profile=None
         path = Path(cache_dir) / f"pool-{digest.hexdigest()[:24]}.npz"
     pool = _load_pool(path) if path is not None else None
     if pool is None:
-        pool = build_pool(store.sample_chunks(POOL_CHUNKS, profile), embedder)
+        pool = build_pool(store.corpus.sample_chunks(POOL_CHUNKS, profile), embedder)
         if path is not None:
             _save_pool(pool, path)
     if len(_pools) > 8:

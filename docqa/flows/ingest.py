@@ -111,7 +111,7 @@ def ingest(
     started = time.perf_counter()
     progress = progress or _Silent()
     report = IngestReport()
-    store.claim_embedder(identity_of(embedder))
+    store.corpus.claim_embedder(identity_of(embedder))
     open_index(store, index, embedder.dimension)
     max_tokens = min(max_tokens, embedder.max_tokens)
 
@@ -132,12 +132,12 @@ def ingest(
     _flush(pending, store, embedder, index, report, progress, groups)
 
     if prune:
-        for doc in store.documents():
+        for doc in store.corpus.documents():
             if not Path(doc.path).exists():
-                index.remove(store.remove_document(doc.path))
+                index.remove(store.corpus.remove_document(doc.path))
                 report.removed += 1
-    index.save(store.fingerprint())
-    report.chunks_total = store.chunk_count()
+    index.save(store.corpus.fingerprint())
+    report.chunks_total = store.corpus.chunk_count()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -159,11 +159,11 @@ def _prepare(
         try:
             data = read_bytes(file, max_bytes)
             sha = hashlib.sha256(data).hexdigest()
-            known = store.document(key)
+            known = store.corpus.document(key)
             # unchanged, unless its vectors were made by an older passage format
             if known is not None and known.sha256 == sha and known.passages >= PASSAGE_FORMAT:
                 if groups is not None and tuple(sorted(set(groups))) != known.groups:
-                    store.set_groups(key, groups)
+                    store.corpus.set_groups(key, groups)
                 report.unchanged += 1
                 progress.advance(files=1)
                 continue
@@ -228,7 +228,7 @@ def _flush(
         mine = vectors[offset : offset + n]
         sentences = [Sentences(spans[i], sentence_vectors[i]) for i in range(offset, offset + n)]
         offset += n
-        new_ids, old_ids = store.replace_document(
+        new_ids, old_ids = store.corpus.replace_document(
             path=item.path,
             format=item.format,
             title=item.title,
@@ -256,11 +256,11 @@ def remove_documents(target: Path, *, store: Store, index, dimension: int) -> li
     folder; returns the stored paths removed (empty when nothing matched)."""
     key = os.path.abspath(target)
     prefix = key.rstrip(os.sep) + os.sep
-    paths = [d.path for d in store.documents() if d.path == key or d.path.startswith(prefix)]
+    paths = [d.path for d in store.corpus.documents() if d.path == key or d.path.startswith(prefix)]
     if not paths:
         return []
     open_index(store, index, dimension)
     for path in paths:
-        index.remove(store.remove_document(path))
-    index.save(store.fingerprint())
+        index.remove(store.corpus.remove_document(path))
+    index.save(store.corpus.fingerprint())
     return paths

@@ -102,10 +102,10 @@ def retrieve(
     queries = [question] + [q for q in (" ".join(a.split()) for a in also) if q]
     if k < 1:
         raise UsageError("-k must be at least 1")
-    total = store.chunk_count()
+    total = store.corpus.chunk_count()
     if total == 0:
         raise EmptyStoreError("nothing has been ingested yet: run `docqa ingest PATH` first")
-    store.check_embedder(identity_of(embedder))
+    store.corpus.check_embedder(identity_of(embedder))
     n = candidates or candidates_for(k)
 
     embedder.load()  # loading is not the embed stage's time
@@ -113,13 +113,13 @@ def retrieve(
     vectors = embedder.embed(queries)
     t1 = time.perf_counter()
     if forbidden is None:
-        forbidden = store.forbidden_chunks(profile) if profile is not None else set()
+        forbidden = store.corpus.forbidden_chunks(profile) if profile is not None else set()
     readable = total - len(forbidden)
     fields: dict[int, dict] = {}
     found = []  # per query: its dense similarities and its lexical scores
     for query, vector in zip(queries, vectors, strict=True):
         dense = _dense(store, index, vector, min(n, readable), forbidden, profile)
-        lexical = store.lexical_scores(query, n, profile)
+        lexical = store.corpus.lexical_scores(query, n, profile)
         for rank, (cid, _) in enumerate(dense, start=1):
             f = fields.setdefault(cid, {})
             f["dense_rank"] = min(rank, f.get("dense_rank") or rank)
@@ -127,7 +127,7 @@ def retrieve(
             f = fields.setdefault(cid, {})
             f["lexical_rank"] = min(rank, f.get("lexical_rank") or rank)
         found.append((vector, lexical))
-    passages = store.passage_vectors(list(fields))
+    passages = store.corpus.passage_vectors(list(fields))
     for cid in list(fields):
         if cid not in passages:  # removed since the index was saved
             del fields[cid]
@@ -147,7 +147,7 @@ def retrieve(
                 fields[cid].update(f)
     order = sorted(fields.items(), key=lambda kv: (-kv[1]["score"], -kv[1]["dense_score"], kv[0]))
     ranked = order[:k]
-    hits = store.hits(ranked, profile)
+    hits = store.corpus.hits(ranked, profile)
     t2 = time.perf_counter()
     timings = {"embed": t1 - t0, "retrieve": t2 - t1}
     return SearchResult(question, tuple(hits), timings, vectors[0], tuple(queries))
@@ -176,7 +176,7 @@ def _dense(store: Store, index, vector, n: int, forbidden: set[int], profile: Pr
     found = index.query(vector, n, forbidden or None)
     if not forbidden or len(found) >= n:  # n is at most the number of readable chunks
         return found
-    ids, vectors = store.permitted_embeddings(profile)
+    ids, vectors = store.corpus.permitted_embeddings(profile)
     if len(ids) <= len(found):
         return found
     sims = vectors @ np.asarray(vector, dtype=np.float32)

@@ -20,7 +20,7 @@ _JSON_COLUMNS = ("citations", "timings", "flags")
 def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) -> dict:
     """The interaction's record and every step it went through, retrieved chunks resolved
     to their path, place and text."""
-    row = store.interaction(iid)
+    row = store.journal.interaction(iid)
     if row is None or (not everyone and row["user"] != viewer.name):
         whose = "" if everyone else f" for {_who(viewer)}"
         raise DocqaError(f"no interaction {iid}{whose} (`docqa log list` shows them)")
@@ -31,7 +31,7 @@ def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) ->
     if isinstance(row.get("raw_output"), str):
         with contextlib.suppress(ValueError):  # older records hold plain text
             row["raw_output"] = json.loads(row["raw_output"])
-    steps = store.steps(iid)
+    steps = store.journal.steps(iid)
     readable = None if everyone else viewer
     for step in steps:
         if step["stage"] == "retrieve":
@@ -41,7 +41,7 @@ def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) ->
 
 def _resolve(store: Store, hits: list[dict], viewer: Profile | None) -> list[dict]:
     scored = [(h["chunk_id"], {k: v for k, v in h.items() if k != "chunk_id"}) for h in hits]
-    found = {h.chunk_id: h for h in store.hits(scored, viewer)}
+    found = {h.chunk_id: h for h in store.corpus.hits(scored, viewer)}
     out = []
     for h in hits:
         hit = found.get(h["chunk_id"])

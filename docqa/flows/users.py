@@ -95,7 +95,7 @@ def set_features(store: Store, name: str, assignments: Sequence[str]) -> Profile
     """Create the user or change their features; returns the new profile."""
     check_name(name)
     changes = parse_features(assignments)
-    current = store.user(name) or Profile(name)
+    current = store.people.user(name) or Profile(name)
     features = dict(current.features)
     groups = list(current.groups)
     for key, value in changes.items():
@@ -105,15 +105,15 @@ def set_features(store: Store, name: str, assignments: Sequence[str]) -> Profile
             features.pop(key, None)
         else:
             features[key] = value
-    store.set_user(name, features, groups)
-    return store.user(name)  # type: ignore[return-value]
+    store.people.set_user(name, features, groups)
+    return store.people.user(name)  # type: ignore[return-value]
 
 
 def profile(store: Store, name: str | None) -> Profile:
     """The profile of the user asking: the anonymous one (public documents only) for None."""
     if name is None:
         return ANONYMOUS
-    found = store.user(check_name(name))
+    found = store.people.user(check_name(name))
     if found is None:
         raise UsageError(
             f"unknown user {name!r}: create it with `docqa users set {name} KEY=VALUE...`"

@@ -452,14 +452,14 @@ def monitor_report(
 ) -> dict:
     """The report over the viewer's asks (everyone's with `everyone`); `plot_data` adds the
     points the HTML report draws (`data`)."""
-    rows = store.monitoring_rows(user=viewer.name, everyone=everyone)
+    rows = store.journal.monitoring_rows(user=viewer.name, everyone=everyone)
     w = split(rows, window=window, since=since, reference_since=reference_since)
     report = build(
         w,
-        chunks=store.chunk_vectors(),
-        paths=store.chunk_paths,
+        chunks=store.corpus.chunk_vectors(),
+        paths=store.corpus.chunk_paths,
         permutations=permutations,
-        documents=[d.path for d in store.documents()],
+        documents=[d.path for d in store.corpus.documents()],
     )
     report["scope"] = "all users" if everyone else (viewer.name or "anonymous")
     if plot_data:
