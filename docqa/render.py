@@ -15,6 +15,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from docqa import journal
+from docqa.journal import Trace
 from docqa.records import Answer, DocumentInfo, Hit, IngestReport, Profile, SearchResult
 
 
@@ -324,10 +326,8 @@ def print_beams(console: Console, beams) -> None:
 
 
 # -- trace and log ---------------------------------------------------------------------------
-def print_trace(console: Console, data: dict) -> None:
-    from rich.text import Text
-
-    row = data["interaction"]
+def print_trace(console: Console, trace: Trace) -> None:
+    row = trace.interaction
     head = [f"interaction {row['id']}", str(row.get("created_at", ""))[:19].replace("T", " ")]
     head.append(f"user {row['user']}" if row.get("user") else "anonymous")
     if row.get("session"):
@@ -337,101 +337,18 @@ def print_trace(console: Console, data: dict) -> None:
     shown += [_SHOWN.get(status, escape(status)), f"{row.get('seconds') or 0:.2f} s"]
     console.print("[bold]" + " · ".join(shown) + "[/bold]", soft_wrap=True)
     console.print(f"[bold]Q:[/bold] {escape(row['question'])}", highlight=False, soft_wrap=True)
-    for step in data["steps"]:
-        d, stage = step["data"], step["stage"]
-        attempt = f" · attempt {d['attempt']}" if d.get("attempt") else ""
-        seconds = f" · {step['seconds']:.3f} s" if step.get("seconds") else ""
-        console.print(f"\n[bold cyan]── {stage}[/bold cyan]{attempt}{seconds}", highlight=False)
-        if stage == "features":
-            feats = ", ".join(f"{k}={v}" for k, v in sorted(d.get("features", {}).items()))
-            groups = ", ".join(d.get("groups", [])) or "none"
-            who = d.get("user") or "anonymous"
-            console.print(f"   {escape(who)} · groups: {escape(groups)} · {escape(feats)}")
-        elif stage == "embed":
-            console.print(f"   {d.get('dimension')}-dimensional question vector")
-        elif stage == "rewrite":
-            console.print(f"   query: {escape(repr(d.get('query')))}", highlight=False)
-        elif stage == "guard":
-            flags = d.get("flags", {})
-            o = flags.get("outlier") or {}
-            verdict = (
-                o.get("note")
-                or f"score {o.get('score')} vs threshold {o.get('threshold')} of "
-                f"{o.get('reference_n')} past questions"
-            )
-            mark = "[red]outlier[/red]" if o.get("flagged") else "not an outlier"
-            toxic = (flags.get("toxic_question") or {}).get("words") or []
-            console.print(f"   {mark} ({escape(str(verdict))})", highlight=False)
-            console.print(
-                f"   toxic question: {escape(', '.join(toxic)) if toxic else 'no'}",
-                highlight=False,
-            )
-        elif stage == "retrieve":
-            console.print(f"   queries: {escape(repr(d.get('queries', [])))}", soft_wrap=True)
-            table = Table(box=None, header_style="bold", padding=(0, 1, 0, 3))
-            for col in ("#", "chunk", "score", "dense", "lexical", "source"):
-                table.add_column(col, overflow="fold")
-            for n, h in enumerate(d.get("hits", []), start=1):
-                where = (
-                    f"{shown_path(h['path'])}:{h.get('where', '')}"
-                    if h.get("available")
-                    else "[dim](not available to this viewer, or removed)[/dim]"
-                )
-                dense = "" if h.get("dense_score") is None else f"{h['dense_score']:.3f}"
-                table.add_row(
-                    str(n),
-                    str(h["chunk_id"]),
-                    f"{h.get('score', 0):.4f}",
-                    dense,
-                    str(h.get("lexical_rank") or ""),
-                    where if not h.get("available") else escape(where),
-                )
-            console.print(table)
-        elif stage == "prompt":
-            console.print(
-                f"   template {escape(str(d.get('template')))} · sha256 {d.get('sha256', '')[:16]}"
-            )
-            if d.get("text"):
-                console.print(Padding(Text(d["text"], style="dim"), (0, 0, 0, 3)))
-        elif stage == "generate":
-            t = d.get("tokens", {})
-            console.print(
-                f"   {t.get('prompt', 0)} prompt tokens ({_cached(t.get('cached', 0))}) + "
-                f"{t.get('completion', 0)} generated"
-            )
-            for slot in d.get("slots", []):
-                console.print(
-                    f"   slot {escape(slot['name'])}: {escape(json.dumps(slot['constraint']))}"
-                    f" · finish {slot.get('finish')} · healed {slot.get('healed')!r}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                console.print(f"     → {escape(json.dumps(slot.get('value')))}", soft_wrap=True)
-        elif stage == "validate":
-            verdict = "[green]passed[/green]" if d.get("passed") else "[red]rejected[/red]"
-            console.print(
-                f"   {escape(d.get('strategy', ''))}: {verdict} · next: {d.get('next')}",
-                highlight=False,
-            )
-            console.print(f"   answer: {escape(repr(d.get('answer')))}", soft_wrap=True)
-            for name, v in d.get("verdicts", {}).items():
-                mark = "[green]✓[/green]" if v["ok"] else "[red]✗[/red]"
-                console.print(f"   {mark} {name}: {escape(v['reason'])}", soft_wrap=True)
-            for s in d.get("grounding", {}).get("sentences", []):
-                mark = "✓" if s["supported"] else "?"
-                console.print(
-                    f"     {mark} {escape(snippet(s['text'], 70))} [dim]({escape(s['reason'])}; "
-                    f"nearest [{s.get('source')}] {escape(snippet(s.get('nearest') or '', 60))})"
-                    "[/dim]",
-                    soft_wrap=True,
-                )
-        elif stage == "answer":
-            console.print(
-                f"   status {d.get('status')} · from attempt {d.get('attempt')} · "
-                f"citations {d.get('citations')}"
-            )
+    for step in trace.steps:
+        attempt = getattr(step.data, "attempt", None)
+        attempt = f" · attempt {attempt}" if attempt else ""
+        seconds = f" · {step.seconds:.3f} s" if step.seconds else ""
+        console.print(
+            f"\n[bold cyan]── {step.stage}[/bold cyan]{attempt}{seconds}", highlight=False
+        )
+        show = _STEP_PRINTERS.get(type(step.data))
+        if show is None:  # a kind of step this docqa does not know
+            console.print(f"   {escape(json.dumps(step.data.to_json()))}", soft_wrap=True)
         else:
-            console.print(f"   {escape(json.dumps(d))}", soft_wrap=True)
+            show(console, step.data)
     if row.get("answer") is not None:
         console.print(f"\n[bold]A:[/bold] {escape(row['answer'])}", highlight=False)
     if row.get("error"):
@@ -443,6 +360,114 @@ def print_trace(console: Console, data: dict) -> None:
             "`docqa doctor --repair` records it",
             soft_wrap=True,
         )
+
+
+def _features(console: Console, d: journal.Features) -> None:
+    feats = ", ".join(f"{k}={v}" for k, v in sorted(d.features.items()))
+    groups = ", ".join(d.groups) or "none"
+    who = d.user or "anonymous"
+    console.print(f"   {escape(who)} · groups: {escape(groups)} · {escape(feats)}")
+
+
+def _embed(console: Console, d: journal.Embed) -> None:
+    console.print(f"   {d.dimension}-dimensional question vector")
+
+
+def _rewrite(console: Console, d: journal.Rewrite) -> None:
+    console.print(f"   query: {escape(repr(d.query))}", highlight=False)
+
+
+def _guard(console: Console, d: journal.Guard) -> None:
+    o = d.flags.get("outlier") or {}
+    verdict = (
+        o.get("note")
+        or f"score {o.get('score')} vs threshold {o.get('threshold')} of "
+        f"{o.get('reference_n')} past questions"
+    )
+    mark = "[red]outlier[/red]" if o.get("flagged") else "not an outlier"
+    toxic = (d.flags.get("toxic_question") or {}).get("words") or []
+    console.print(f"   {mark} ({escape(str(verdict))})", highlight=False)
+    console.print(
+        f"   toxic question: {escape(', '.join(toxic)) if toxic else 'no'}", highlight=False
+    )
+
+
+def _retrieve(console: Console, d: journal.Retrieve) -> None:
+    console.print(f"   queries: {escape(repr(d.queries))}", soft_wrap=True)
+    table = Table(box=None, header_style="bold", padding=(0, 1, 0, 3))
+    for col in ("#", "chunk", "score", "dense", "lexical", "source"):
+        table.add_column(col, overflow="fold")
+    for n, h in enumerate(d.hits, start=1):
+        if h.available and h.source is not None:
+            where = escape(f"{shown_path(h.source.path or '')}:{h.source.where or ''}")
+        else:
+            where = "[dim](not available to this viewer, or removed)[/dim]"
+        dense = "" if h.dense_score is None else f"{h.dense_score:.3f}"
+        table.add_row(
+            str(n),
+            str(h.chunk_id),
+            f"{h.score or 0:.4f}",
+            dense,
+            str(h.lexical_rank or ""),
+            where,
+        )
+    console.print(table)
+
+
+def _prompt(console: Console, d: journal.Prompt) -> None:
+    console.print(f"   template {escape(str(d.template))} · sha256 {d.sha256[:16]}")
+    if d.text:
+        console.print(Padding(Text(d.text, style="dim"), (0, 0, 0, 3)))
+
+
+def _generate(console: Console, d: journal.Generate) -> None:
+    t = d.tokens
+    console.print(
+        f"   {t.get('prompt', 0)} prompt tokens ({_cached(t.get('cached', 0))}) + "
+        f"{t.get('completion', 0)} generated"
+    )
+    for slot in d.slots:
+        console.print(
+            f"   slot {escape(slot['name'])}: {escape(json.dumps(slot['constraint']))}"
+            f" · finish {slot.get('finish')} · healed {slot.get('healed')!r}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(f"     → {escape(json.dumps(slot.get('value')))}", soft_wrap=True)
+
+
+def _validate(console: Console, d: journal.Validate) -> None:
+    verdict = "[green]passed[/green]" if d.passed else "[red]rejected[/red]"
+    console.print(f"   {escape(d.strategy)}: {verdict} · next: {d.next}", highlight=False)
+    console.print(f"   answer: {escape(repr(d.answer))}", soft_wrap=True)
+    for name, v in d.verdicts.items():
+        mark = "[green]✓[/green]" if v["ok"] else "[red]✗[/red]"
+        console.print(f"   {mark} {name}: {escape(v['reason'])}", soft_wrap=True)
+    for s in d.grounding.get("sentences", []):
+        mark = "✓" if s["supported"] else "?"
+        console.print(
+            f"     {mark} {escape(snippet(s['text'], 70))} [dim]({escape(s['reason'])}; "
+            f"nearest [{s.get('source')}] {escape(snippet(s.get('nearest') or '', 60))})"
+            "[/dim]",
+            soft_wrap=True,
+        )
+
+
+def _answer(console: Console, d: journal.AnswerStep) -> None:
+    console.print(f"   status {d.status} · from attempt {d.attempt} · citations {d.citations}")
+
+
+_STEP_PRINTERS = {
+    journal.Features: _features,
+    journal.Embed: _embed,
+    journal.Rewrite: _rewrite,
+    journal.Guard: _guard,
+    journal.Retrieve: _retrieve,
+    journal.Prompt: _prompt,
+    journal.Generate: _generate,
+    journal.Validate: _validate,
+    journal.AnswerStep: _answer,
+}
 
 
 def print_log(console: Console, rows: list[dict]) -> None:

@@ -73,7 +73,7 @@ def test_an_invented_number_is_rejected_and_asked_again(ingested, fakes):
     assert "Note: An earlier answer was rejected (grounded:" in reply_prompts[1]
     assert "999" in reply_prompts[1] and "Note:" not in reply_prompts[0]
     # every attempt is a recorded step, with what came next
-    steps = _store().journal.steps(data["id"])
+    steps = [s.to_json() for s in _store().journal.steps(data["id"])]
     assert [s["stage"] for s in steps] == [
         "features",
         "embed",
@@ -174,7 +174,8 @@ def test_an_interrupted_loop_leaves_its_attempts_inspectable(ingested, fakes):
     store = _store()
     [row] = store.conn.execute("SELECT id, status, error FROM interactions").fetchall()
     assert row[1:] == ("error", "the model ran out of context")
-    validate = [s for s in store.journal.steps(row[0]) if s["stage"] == "validate"]
+    steps = [s.to_json() for s in store.journal.steps(row[0])]
+    validate = [s for s in steps if s["stage"] == "validate"]
     assert [(v["data"]["attempt"], v["data"]["next"]) for v in validate] == [(1, "rewrite")]
     assert validate[0]["data"]["answer"] == "Gibberish words."
 

@@ -140,7 +140,7 @@ def test_ask_json_contract_and_record(ingested, fakes):
     assert json.loads(row["raw_output"]) == [{"attempt": 1, "answer": "THE EIFFEL TOWER"}]
     assert (row["attempts"], row["groundedness"]) == (1, 1.0)
     assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
-    steps = store.journal.steps(data["id"])
+    steps = [s.to_json() for s in store.journal.steps(data["id"])]
     assert [s["stage"] for s in steps] == [
         "features",
         "embed",

@@ -47,7 +47,7 @@ def first_retrieval(home, iid: int) -> tuple[list[int], list[str]]:
 
     store = Store.open(home / "docqa.db")
     try:
-        steps = trace(store, iid, viewer=Profile(None), everyone=True)["steps"]
+        steps = trace(store, iid, viewer=Profile(None), everyone=True).to_json()["steps"]
     finally:
         store.close()
     hits = next(s for s in steps if s["stage"] == "retrieve")["data"]["hits"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from docqa.config import load_settings
+from docqa.journal import Retrieve, RetrievedHit, Step, Validate
 from docqa.monitor.report import build, split
 from docqa.store import Store
 from tests.cli import invoke
@@ -52,14 +53,10 @@ class Planter:
                 "question_embedding": vec.tobytes(),
             }
         )
-        hits = [{"chunk_id": self.ids[i], "dense_score": float(sims[i])} for i in top]
-        self.store.journal.add_step(
-            iid, {"stage": "retrieve", "data": {"attempt": 1, "hits": hits}}
-        )
+        hits = tuple(RetrievedHit(self.ids[i], dense_score=float(sims[i])) for i in top)
+        self.store.journal.add_step(iid, Step(Retrieve(1, [], hits)))
         if extra.get("grounding"):
-            self.store.journal.add_step(
-                iid, {"stage": "validate", "data": {"grounding": extra["grounding"]}}
-            )
+            self.store.journal.add_step(iid, Step(Validate(grounding=extra["grounding"])))
         self.store.journal.finish(
             iid,
             {

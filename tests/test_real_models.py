@@ -183,7 +183,7 @@ def test_loop_rejects_an_invented_answer_and_says_so(corpus):
         assert any(not s["supported"] for s in data["grounding"]["sentences"])
     from docqa.store import Store
 
-    steps = Store.open(home / "docqa.db").journal.steps(data["id"])
+    steps = [s.to_json() for s in Store.open(home / "docqa.db").journal.steps(data["id"])]
     validations = [s["data"] for s in steps if s["stage"] == "validate"]
     assert [v["attempt"] for v in validations] == list(range(1, len(data["attempts"]) + 1))
     assert validations[-1]["next"] == "final"

@@ -102,7 +102,7 @@ def test_features_reach_the_prompt_and_the_record(ingested, fakes, monkeypatch):
     assert "French" not in llm.cache_prefixes[0][0]
     store = Store.open(load_settings().db_path)
     assert store.journal.interaction(data["id"])["user"] == "zoe"
-    features = store.journal.steps(data["id"])[0]
+    features = store.journal.steps(data["id"])[0].to_json()
     assert features["stage"] == "features"
     assert features["data"] == {
         "user": "zoe",

@@ -51,7 +51,7 @@ def trace_command(
     finally:
         comps.close()
     if json_out:
-        print(render.dumps(data))
+        print(render.dumps(data.to_json()))
     else:
         render.print_trace(out, data)
 

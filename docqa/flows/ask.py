@@ -22,15 +22,30 @@ from docqa.adapters.protocols import LLM, Embedder
 from docqa.clock import startup
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
-from docqa.flows.decide import attempt_record, decide, feedback, plan
+from docqa.flows.decide import decide, feedback, plan
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
 from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
 from docqa.flows.retrieve import Ranking, clean_question, retrieve
 from docqa.flows.validate import validate
+from docqa.journal import (
+    AnswerStep,
+    Embed,
+    Features,
+    Generate,
+    Guard,
+    Opening,
+    Outcome,
+    Prompt,
+    Recorder,
+    Retrieve,
+    RetrievedHit,
+    Rewrite,
+    Validate,
+)
 from docqa.prompts import load_program
-from docqa.records import ANONYMOUS, Answer, Attempt, Citation, Hit, Profile, SearchResult
+from docqa.records import ANONYMOUS, Answer, Attempt, Citation, Profile, SearchResult
 from docqa.store import Store
 
 
@@ -76,25 +91,6 @@ class _Memo:
         return np.stack([self.vectors[t] for t in texts])
 
 
-class _Recorder:
-    """Writes the interaction as it happens (or nothing, with --no-log)."""
-
-    def __init__(self, store: Store, enabled: bool):
-        self.store, self.enabled, self.id = store, enabled, None
-
-    def begin(self, record: dict) -> None:
-        if self.enabled:
-            self.id = self.store.journal.begin(record)
-
-    def step(self, stage: str, seconds: float, data: dict) -> None:
-        if self.id is not None:
-            self.store.journal.add_step(self.id, {"stage": stage, "seconds": seconds, "data": data})
-
-    def finish(self, fields: dict) -> None:
-        if self.id is not None:
-            self.store.journal.finish(self.id, fields)
-
-
 @dataclass
 class _Loop:
     """One question's way through the loop: its collaborators, and the totals so far."""
@@ -105,7 +101,7 @@ class _Loop:
     index: object
     llm: LLM
     options: AskOptions
-    rec: _Recorder
+    rec: Recorder
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
@@ -156,9 +152,7 @@ class _Loop:
         self.generated(result)
         query = str(result.slots.get("query", "")).strip()
         self.rec.step(
-            "rewrite",
-            result.timings["generate"],
-            {"attempt": n, "query": query, "tokens": result.tokens, "slots": result.slot_records()},
+            Rewrite(n, query, result.tokens, result.slot_records()), result.timings["generate"]
         )
         return query
 
@@ -189,22 +183,10 @@ class _Loop:
         first = result.fills[0].first_token_seconds if result.fills else None
         if self.first_token_at is None and first is not None:
             self.first_token_at = begun + result.timings["template"] + first
-        self.rec.step(
-            "prompt",
-            result.timings["template"],
-            {
-                "attempt": n,
-                "template": program.label,
-                "sha256": hashlib.sha256(result.text.encode()).hexdigest(),
-                "schema": variables["schema"],
-                "text": result.text,
-            },
-        )
-        self.rec.step(
-            "generate",
-            result.timings["generate"],
-            {"attempt": n, "tokens": result.tokens, "slots": result.slot_records()},
-        )
+        digest = hashlib.sha256(result.text.encode()).hexdigest()
+        prompt = Prompt(n, program.label, digest, variables["schema"], result.text)
+        self.rec.step(prompt, result.timings["template"])
+        self.rec.step(Generate(n, result.tokens, result.slot_records()), result.timings["generate"])
         answer, answerable, numbers = parse_reply(reply_of(result))
         t = time.perf_counter()
         verdicts, grounding = validate(
@@ -251,7 +233,7 @@ def ask(
     drawn from the store."""
     started = time.perf_counter()
     age = startup()
-    rec = _Recorder(store, options.log)
+    rec = Recorder(store.journal, options.log)
     loop = _Loop(clean_question(question), store, embedder, index, llm, options, rec)
     timings, tokens = loop.timings, loop.tokens
     try:
@@ -268,30 +250,25 @@ def ask(
         context = _context_query(loop.question, loop.history)
         found = loop.retrieve(context)
         rec.begin(
-            {
-                "kind": "ask",
-                "question": loop.question,
-                "user": user.name,
-                "session": options.session,
-                "turn": turn,
-                "mode": options.mode,
-                "template": options.main_template,
-                "model": llm.name,
-                "embedder": embedder.name,
-                "k": options.k,
-                "question_embedding": found.vector.astype("float32").tobytes(),
-            }
+            Opening(
+                question=loop.question,
+                user=user.name,
+                session=options.session,
+                turn=turn,
+                mode=options.mode,
+                template=options.main_template,
+                model=llm.name,
+                embedder=embedder.name,
+                k=options.k,
+                question_embedding=found.vector.astype("float32").tobytes(),
+            )
         )
-        rec.step(
-            "features",
-            0.0,
-            {"user": user.name, "features": user.features, "groups": list(user.groups)},
-        )
-        rec.step("embed", found.timings["embed"], {"dimension": int(found.vector.shape[0])})
-        rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, 1))
+        rec.step(Features(user.name, user.features, list(user.groups)))
+        rec.step(Embed(int(found.vector.shape[0])), found.timings["embed"])
+        rec.step(_retrieved(found, 1), found.timings["retrieve"])
         score = outlier_score(found.hits)
         flags = question_flags(loop.question, score, store.journal.outlier_scores())
-        rec.step("guard", 0.0, {"flags": flags})
+        rec.step(Guard(flags))
         if options.guard and reasons(flags):
             return _withheld(loop, rec, started, flags, score, found, turn)
         # built (or read from its cache) when the first answer is validated, not before the
@@ -308,18 +285,18 @@ def ask(
         for n, strategy in enumerate(strategies, start=1):
             if strategy == "rewrite":
                 found = loop.retrieve((loop.rewrite(n), *context))
-                rec.step("retrieve", found.timings["retrieve"], _retrieve_data(found, n))
+                rec.step(_retrieved(found, n), found.timings["retrieve"])
             last, prompts[n] = loop.attempt(
                 n, strategy, found, attempts[-1] if attempts else None, null
             )
             attempts.append(last)
             following = "final" if last.passed or n == len(strategies) else strategies[n]
-            rec.step("validate", loop.validated, {**attempt_record(last), "next": following})
+            rec.step(Validate.of(last, following), loop.validated)
             if last.passed:
                 break
         status, chosen = decide(attempts)
     except DocqaError as exc:
-        rec.finish({"status": "error", "error": str(exc), "seconds": time.perf_counter() - started})
+        rec.finish(Outcome("error", error=str(exc), seconds=time.perf_counter() - started))
         raise
 
     final = chosen if chosen is not None else attempts[-1]
@@ -337,35 +314,27 @@ def ask(
         timings["first_token"] = loop.first_token_at - started
     if age is not None:  # from the process's start to the question (first question only)
         timings["startup"] = age
-    rec.step(
-        "answer",
-        0.0,
-        {
-            "status": status,
-            "attempt": None if chosen is None else chosen.n,
-            "citations": [c.n for c in citations],
-        },
-    )
+    rec.step(AnswerStep(status, None if chosen is None else chosen.n, [c.n for c in citations]))
     rec.finish(
-        {
-            "answer": answer_text,
-            "answerable": int(status not in ("unanswerable", "withheld")),
-            "status": status,
-            "citations": [{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
-            "timings": timings,
-            "seconds": timings["total"],
-            "prompt": prompts[final.n],
-            "raw_output": json.dumps(
+        Outcome(
+            status,
+            answer=answer_text,
+            answerable=int(status not in ("unanswerable", "withheld")),
+            citations=[{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
+            timings=timings,
+            seconds=timings["total"],
+            prompt=prompts[final.n],
+            raw_output=json.dumps(
                 [{"attempt": a.n, "answer": a.answer} for a in attempts], ensure_ascii=False
             ),
-            "prompt_tokens": tokens["prompt"],
-            "cached_tokens": tokens["cached"],
-            "completion_tokens": tokens["completion"],
-            "attempts": len(attempts),
-            "groundedness": None if grounding is None else grounding.score,
-            "flags": flags,
-            "outlier_score": score,
-        }
+            prompt_tokens=tokens["prompt"],
+            cached_tokens=tokens["cached"],
+            completion_tokens=tokens["completion"],
+            attempts=len(attempts),
+            groundedness=None if grounding is None else grounding.score,
+            flags=flags,
+            outlier_score=score,
+        )
     )
     return Answer(
         id=rec.id,
@@ -395,22 +364,22 @@ def _withheld(loop, rec, started, flags, score, found, turn) -> Answer:
     """The answer when a guard stops the question before any generation."""
     text = _withheld_text(flags)
     loop.timings["total"] = time.perf_counter() - started
-    rec.step("answer", 0.0, {"status": "withheld", "attempt": None, "citations": []})
+    rec.step(AnswerStep("withheld", None, []))
     rec.finish(
-        {
-            "answer": text,
-            "answerable": 0,
-            "status": "withheld",
-            "citations": [],
-            "timings": loop.timings,
-            "seconds": loop.timings["total"],
-            "attempts": 0,
-            "flags": flags,
-            "outlier_score": score,
-            "prompt_tokens": 0,
-            "cached_tokens": 0,
-            "completion_tokens": 0,
-        }
+        Outcome(
+            "withheld",
+            answer=text,
+            answerable=0,
+            citations=[],
+            timings=loop.timings,
+            seconds=loop.timings["total"],
+            attempts=0,
+            flags=flags,
+            outlier_score=score,
+            prompt_tokens=0,
+            cached_tokens=0,
+            completion_tokens=0,
+        )
     )
     return Answer(
         id=rec.id,
@@ -482,23 +451,5 @@ def _variables(found: SearchResult, history: list[dict], note: str, user: Profil
     }
 
 
-def _retrieve_data(found: SearchResult, attempt: int) -> dict:
-    return {
-        "attempt": attempt,
-        "queries": list(found.queries),
-        "hits": [_hit(h) for h in found.hits],
-    }
-
-
-def _hit(hit: Hit) -> dict:
-    return {
-        "chunk_id": hit.chunk_id,
-        "score": hit.score,
-        "dense_score": hit.dense_score,
-        "dense_rank": hit.dense_rank,
-        "lexical_rank": hit.lexical_rank,
-        "sentence_score": hit.sentence_score,
-        "lexical_score": hit.lexical_score,
-        "document_score": hit.document_score,
-        "sentence": list(hit.sentence) if hit.sentence else None,
-    }
+def _retrieved(found: SearchResult, attempt: int) -> Retrieve:
+    return Retrieve(attempt, list(found.queries), tuple(RetrievedHit.of(h) for h in found.hits))

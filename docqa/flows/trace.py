@@ -7,58 +7,49 @@ owner can look at everyone's with `everyone=True`.
 
 from __future__ import annotations
 
-import contextlib
-import json
+from dataclasses import replace
 
 from docqa.errors import DocqaError
+from docqa.journal import Retrieve, RetrievedHit, Source, Trace
 from docqa.records import Profile
 from docqa.store import Store
 
-_JSON_COLUMNS = ("citations", "timings", "flags")
 
-
-def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) -> dict:
+def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) -> Trace:
     """The interaction's record and every step it went through, retrieved chunks resolved
     to their path, place and text."""
-    row = store.journal.interaction(iid)
+    row = store.journal.record(iid)
     if row is None or (not everyone and row["user"] != viewer.name):
         whose = "" if everyone else f" for {_who(viewer)}"
         raise DocqaError(f"no interaction {iid}{whose} (`docqa log list` shows them)")
     row.pop("question_embedding", None)
-    for column in _JSON_COLUMNS:
-        if isinstance(row.get(column), str):
-            row[column] = json.loads(row[column])
-    if isinstance(row.get("raw_output"), str):
-        with contextlib.suppress(ValueError):  # older records hold plain text
-            row["raw_output"] = json.loads(row["raw_output"])
-    steps = store.journal.steps(iid)
     readable = None if everyone else viewer
-    for step in steps:
-        if step["stage"] == "retrieve":
-            step["data"]["hits"] = _resolve(store, step["data"].get("hits", []), readable)
-    return {"interaction": row, "steps": steps}
+    steps = tuple(
+        replace(s, data=replace(s.data, hits=_resolve(store, s.data.hits, readable)))
+        if isinstance(s.data, Retrieve)
+        else s
+        for s in store.journal.steps(iid)
+    )
+    return Trace(row, steps)
 
 
-def _resolve(store: Store, hits: list[dict], viewer: Profile | None) -> list[dict]:
-    scored = [(h["chunk_id"], {k: v for k, v in h.items() if k != "chunk_id"}) for h in hits]
-    found = {h.chunk_id: h for h in store.corpus.hits(scored, viewer)}
+def _resolve(
+    store: Store, hits: tuple[RetrievedHit, ...], viewer: Profile | None
+) -> tuple[RetrievedHit, ...]:
+    """Each hit with where its chunk is, if the chunk is still there and the viewer may
+    read it (else marked unavailable)."""
+    found = {
+        h.chunk_id: h for h in store.corpus.hits([(h.chunk_id, h.scores()) for h in hits], viewer)
+    }
     out = []
     for h in hits:
-        hit = found.get(h["chunk_id"])
+        hit = found.get(h.chunk_id)
         if hit is None:  # removed since, or no longer readable by the viewer
-            out.append({**h, "path": None, "text": None, "available": False})
-            continue
-        out.append(
-            {
-                **h,
-                "path": hit.path,
-                "where": hit.where,
-                "heading": hit.heading,
-                "text": hit.text,
-                "available": True,
-            }
-        )
-    return out
+            out.append(replace(h, source=None, available=False))
+        else:
+            source = Source(hit.path, hit.where, hit.heading, hit.text)
+            out.append(replace(h, source=source, available=True))
+    return tuple(out)
 
 
 def _who(viewer: Profile) -> str:

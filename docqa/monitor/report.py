@@ -227,7 +227,7 @@ def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
 
 
 def _top_dense(row: dict) -> float | None:
-    scores = [h.get("dense_score") for h in row["hits"] if h.get("dense_score") is not None]
+    scores = [h.dense_score for h in row["hits"] if h.dense_score is not None]
     return max(scores) if scores else None
 
 
@@ -257,8 +257,8 @@ def _retrieval(w: Window, tests: list, paths, documents: list[str]) -> dict:
             _meaningful=abs(auc - 0.5) >= 0.1,
         )
         tests.append(test)
-    seen_ref = {h["chunk_id"] for r in w.reference for h in r["hits"]}
-    seen_cur = {h["chunk_id"] for r in w.current for h in r["hits"]}
+    seen_ref = {h.chunk_id for r in w.reference for h in r["hits"]}
+    seen_cur = {h.chunk_id for r in w.current for h in r["hits"]}
     by_chunk = paths(seen_ref | seen_cur)
     docs_ref = {by_chunk[c] for c in seen_ref if c in by_chunk}
     docs_cur = {by_chunk[c] for c in seen_cur if c in by_chunk}

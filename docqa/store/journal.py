@@ -9,10 +9,12 @@ be inspected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 
 from docqa import owner
+from docqa.journal import JSON_COLUMNS, Retrieve, Step, Validate, read_data
 from docqa.store.people import People
 from docqa.store.sql import utcnow
 
@@ -44,12 +46,13 @@ class Journal:
             )
         return int(cur.lastrowid)
 
-    def add_step(self, iid: int, step: dict) -> None:
+    def add_step(self, iid: int, step: Step) -> None:
+        data = json.dumps(step.data.to_json())
         with self.conn:
             self.conn.execute(
                 "INSERT INTO steps (interaction_id, seq, stage, seconds, data)"
                 " SELECT ?, COALESCE(MAX(seq) + 1, 0), ?, ?, ? FROM steps WHERE interaction_id = ?",
-                (iid, step["stage"], step.get("seconds"), json.dumps(step.get("data", {})), iid),
+                (iid, step.stage, step.seconds, data, iid),
             )
 
     def finish(self, iid: int, fields: dict) -> None:
@@ -71,8 +74,8 @@ class Journal:
 
     # -- reading ----------------------------------------------------------------------
     def interaction(self, iid: int) -> dict | None:
-        """The whole row, with the status readers see (`interrupted` for a running row whose
-        process is gone)."""
+        """The whole row as stored, with the status readers see (`interrupted` for a running
+        row whose process is gone)."""
         cur = self.conn.execute(
             f"SELECT *, {STATUS} AS shown_status FROM interactions WHERE id = ?", (iid,)
         )
@@ -83,15 +86,25 @@ class Journal:
         found["status"] = found.pop("shown_status")
         return found
 
-    def steps(self, iid: int) -> list[dict]:
+    def record(self, iid: int) -> dict | None:
+        """The row as `interaction` reads it, its JSON columns decoded (`trace`)."""
+        found = self.interaction(iid)
+        if found is None:
+            return None
+        for column in JSON_COLUMNS:
+            if isinstance(found.get(column), str):
+                found[column] = json.loads(found[column])
+        if isinstance(found.get("raw_output"), str):
+            with contextlib.suppress(ValueError):  # older records hold plain text
+                found["raw_output"] = json.loads(found["raw_output"])
+        return found
+
+    def steps(self, iid: int) -> list[Step]:
         cur = self.conn.execute(
             "SELECT seq, stage, seconds, data FROM steps WHERE interaction_id = ? ORDER BY seq",
             (iid,),
         )
-        return [
-            {"seq": s, "stage": st, "seconds": sec, "data": json.loads(d or "{}")}
-            for s, st, sec, d in cur
-        ]
+        return [Step(read_data(st, json.loads(d or "{}")), sec, s) for s, st, sec, d in cur]
 
     def interactions(
         self,
@@ -164,9 +177,9 @@ class Journal:
         self, *, user: str | None = None, everyone: bool = False, limit: int = 5000
     ) -> list[dict]:
         """The latest asks (oldest first) with what monitoring reads: the question's
-        embedding, outcome, flags, timings and tokens, the first retrieval's hits and the
-        final attempt's grounding. Asks still being answered are left out; those whose process
-        died read as "interrupted"."""
+        embedding, outcome, flags, timings and tokens, the first retrieval's hits
+        (docqa.journal.RetrievedHit) and the final attempt's grounding. Asks still being
+        answered are left out; those whose process died read as "interrupted"."""
         where = f"kind = 'ask' AND {STATUS} != 'running'"
         params: list = []
         if not everyone:
@@ -186,7 +199,7 @@ class Journal:
         for r in rows:
             r["flags"] = json.loads(r["flags"]) if r["flags"] else {}
             r["timings"] = json.loads(r["timings"]) if r["timings"] else {}
-            r["hits"], r["grounding"] = [], None
+            r["hits"], r["grounding"] = (), None
         if not rows:
             return rows
         marks = ",".join("?" * len(by_id))
@@ -195,11 +208,11 @@ class Journal:
             f" AND interaction_id IN ({marks}) ORDER BY interaction_id, seq",
             list(by_id),
         ):
-            row, d = by_id[iid], json.loads(data or "{}")
-            if stage == "retrieve" and not row["hits"]:
-                row["hits"] = d.get("hits", [])
-            elif stage == "validate":
-                row["grounding"] = d.get("grounding")
+            row, step = by_id[iid], read_data(stage, json.loads(data or "{}"))
+            if isinstance(step, Retrieve) and not row["hits"]:
+                row["hits"] = step.hits
+            elif isinstance(step, Validate):
+                row["grounding"] = step.grounding
         return rows
 
     def interrupted(self) -> list[dict]:
@@ -229,7 +242,7 @@ class Journal:
 
 def _encode(record: dict) -> dict:
     row = dict(record)
-    for key in ("citations", "timings", "flags"):
+    for key in JSON_COLUMNS:
         if key in row and not isinstance(row[key], (str, type(None))):
             row[key] = json.dumps(row[key])
     return row

@@ -1,0 +1,370 @@
+"""The journal of an answer: one record per kind of step a question goes through, the
+interaction's opening and outcome, how each is written as JSON and read back, and the
+recorder the ask flow writes them with.
+
+A question's steps, in order: `features` (who asks), `embed`, `retrieve`, `guard`, then per
+attempt `rewrite` (from the second one), `retrieve` again after a rewrite, `prompt`,
+`generate` and `validate`, and last `answer`. `docqa trace` shows them, `docqa monitor report`
+reads retrievals and validations. Field names are part of the CLI contract (`trace --json`):
+extend them, never rename. A record read back from an older store has the fields it was
+written with, and the defaults for the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from docqa.records import Attempt, Hit
+
+if TYPE_CHECKING:
+    from docqa.store.journal import Journal
+
+# the interaction columns that hold JSON (the rest are plain values)
+JSON_COLUMNS = ("citations", "timings", "flags")
+
+
+@dataclass(frozen=True)
+class StepData:
+    """What one step records; each kind names its stage."""
+
+    stage: ClassVar[str] = ""
+
+    def to_json(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> StepData:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Features(StepData):
+    """Who asked: the profile's name, features and groups."""
+
+    stage: ClassVar[str] = "features"
+    user: str | None = None
+    features: dict = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Embed(StepData):
+    stage: ClassVar[str] = "embed"
+    dimension: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a retrieved chunk is, resolved when a trace is read (None: the chunk is gone,
+    or the viewer may not read it)."""
+
+    path: str | None = None
+    where: str | None = None
+    heading: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class RetrievedHit:
+    """One retrieved chunk, by id, with the scores that ranked it (docqa.flows.retrieve)."""
+
+    chunk_id: int
+    score: float | None = None
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    sentence_score: float | None = None
+    lexical_score: float | None = None
+    document_score: float | None = None
+    sentence: list[int] | None = None  # the best sentence's span in the chunk's text
+    source: Source | None = None  # filled in by docqa.flows.trace
+    available: bool | None = None  # whether `source` could be resolved for the viewer
+
+    @classmethod
+    def of(cls, hit: Hit) -> RetrievedHit:
+        return cls(
+            chunk_id=hit.chunk_id,
+            score=hit.score,
+            dense_score=hit.dense_score,
+            dense_rank=hit.dense_rank,
+            lexical_rank=hit.lexical_rank,
+            sentence_score=hit.sentence_score,
+            lexical_score=hit.lexical_score,
+            document_score=hit.document_score,
+            sentence=list(hit.sentence) if hit.sentence else None,
+        )
+
+    def scores(self) -> dict:
+        """The score fields, as the store's Hit takes them."""
+        names = ("score", "dense_score", "dense_rank", "lexical_rank", "sentence_score")
+        names += ("lexical_score", "document_score")
+        out = {n: getattr(self, n) for n in names}
+        out["sentence"] = tuple(self.sentence) if self.sentence else None
+        return out
+
+    def to_json(self) -> dict:
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("source", "available")
+        }
+        if self.available is not None:  # a resolved hit: where it is, or that it is not
+            source = self.source or Source()
+            if self.available:
+                out.update(dataclasses.asdict(source))
+            else:
+                out.update(path=None, text=None)
+            out["available"] = self.available
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> RetrievedHit:
+        names = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        found = {k: v for k, v in data.items() if k in names}
+        if data.get("available"):
+            found["source"] = Source(
+                data.get("path"), data.get("where"), data.get("heading"), data.get("text")
+            )
+        return cls(**found)
+
+
+@dataclass(frozen=True)
+class Retrieve(StepData):
+    """One retrieval: every query searched, and the hits in their order."""
+
+    stage: ClassVar[str] = "retrieve"
+    attempt: int = 1
+    queries: list[str] = field(default_factory=list)
+    hits: tuple[RetrievedHit, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "attempt": self.attempt,
+            "queries": list(self.queries),
+            "hits": [h.to_json() for h in self.hits],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Retrieve:
+        return cls(
+            attempt=data.get("attempt", 1),
+            queries=list(data.get("queries", [])),
+            hits=tuple(RetrievedHit.from_json(h) for h in data.get("hits", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Guard(StepData):
+    """The inline guards' verdicts on the question (docqa.flows.guards)."""
+
+    stage: ClassVar[str] = "guard"
+    flags: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rewrite(StepData):
+    """The model's search query for a second retrieval (templates/rewrite.j2)."""
+
+    stage: ClassVar[str] = "rewrite"
+    attempt: int | None = None
+    query: str = ""
+    tokens: dict = field(default_factory=dict)
+    slots: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prompt(StepData):
+    """The rendered prompt of one attempt."""
+
+    stage: ClassVar[str] = "prompt"
+    attempt: int | None = None
+    template: str | None = None
+    sha256: str = ""
+    schema: dict | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Generate(StepData):
+    """The model's work in one attempt: tokens, and each slot's constraint and value."""
+
+    stage: ClassVar[str] = "generate"
+    attempt: int | None = None
+    tokens: dict = field(default_factory=dict)
+    slots: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Validate(StepData):
+    """One attempt as the validators judged it (the answer's `attempts` entries), and what
+    the loop does next."""
+
+    stage: ClassVar[str] = "validate"
+    attempt: int | None = None
+    strategy: str = ""
+    template: str = ""
+    queries: list[str] = field(default_factory=list)
+    answer: str = ""
+    answerable: bool = False
+    citations: list[int] = field(default_factory=list)
+    cited: list[dict] = field(default_factory=list)
+    passed: bool = False
+    reason: str = ""
+    verdicts: dict = field(default_factory=dict)
+    grounding: dict = field(default_factory=dict)
+    seconds: float | None = None
+    tokens: dict = field(default_factory=dict)
+    next: str | None = None  # "final", or the next attempt's strategy
+
+    @classmethod
+    def of(cls, attempt: Attempt, following: str) -> Validate:
+        from docqa.flows.decide import attempt_record
+
+        return cls(**attempt_record(attempt), next=following)
+
+
+@dataclass(frozen=True)
+class AnswerStep(StepData):
+    """The outcome: the final status, the attempt it came from, the citations kept."""
+
+    stage: ClassVar[str] = "answer"
+    status: str = ""
+    attempt: int | None = None
+    citations: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unknown(StepData):
+    """A step of a kind this docqa does not know (written by a newer one): kept as it is."""
+
+    kind: str = ""
+    data: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dict(self.data)
+
+
+KINDS: dict[str, type[StepData]] = {
+    k.stage: k
+    for k in (Features, Embed, Retrieve, Guard, Rewrite, Prompt, Generate, Validate, AnswerStep)
+}
+
+
+def stage_of(data: StepData) -> str:
+    return data.kind if isinstance(data, Unknown) else data.stage
+
+
+def read_data(stage: str, data: dict) -> StepData:
+    kind = KINDS.get(stage)
+    return Unknown(stage, dict(data)) if kind is None else kind.from_json(data)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded step: its place in the interaction, its stage's time, what it recorded."""
+
+    data: StepData
+    seconds: float | None = None
+    seq: int | None = None
+
+    @property
+    def stage(self) -> str:
+        return stage_of(self.data)
+
+    def to_json(self) -> dict:
+        return {
+            "seq": self.seq,
+            "stage": self.stage,
+            "seconds": self.seconds,
+            "data": self.data.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The interaction row written when a question arrives (status "running")."""
+
+    question: str
+    kind: str = "ask"
+    user: str | None = None
+    session: str | None = None
+    turn: int | None = None
+    mode: str | None = None
+    template: str | None = None
+    model: str | None = None
+    embedder: str | None = None
+    k: int | None = None
+    question_embedding: bytes | None = None
+
+    def row(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an interaction ended with; fields left None are not written."""
+
+    status: str
+    answer: str | None = None
+    answerable: int | None = None
+    citations: list[dict] | None = None  # {"n", "chunk_id"} of each citation kept
+    timings: dict | None = None
+    seconds: float | None = None
+    prompt: str | None = None
+    raw_output: str | None = None  # every attempt's answer, as JSON
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+    completion_tokens: int | None = None
+    attempts: int | None = None
+    groundedness: float | None = None
+    flags: dict | None = None
+    outlier_score: float | None = None
+    error: str | None = None
+
+    def row(self) -> dict:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+
+class Recorder:
+    """Writes one interaction as it happens: its opening, each step, its outcome (or
+    nothing at all, with --no-log)."""
+
+    def __init__(self, journal: Journal, enabled: bool = True):
+        self.journal, self.enabled, self.id = journal, enabled, None
+
+    def begin(self, opening: Opening) -> None:
+        if self.enabled:
+            self.id = self.journal.begin(opening.row())
+
+    def step(self, data: StepData, seconds: float = 0.0) -> None:
+        if self.id is not None:
+            self.journal.add_step(self.id, Step(data, seconds))
+
+    def finish(self, outcome: Outcome) -> None:
+        if self.id is not None:
+            self.journal.finish(self.id, outcome.row())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How one answer came about: the interaction's row (JSON columns decoded) and its
+    steps, retrieved chunks resolved for the viewer."""
+
+    interaction: dict
+    steps: tuple[Step, ...]
+
+    def to_json(self) -> dict:
+        return {"interaction": self.interaction, "steps": [s.to_json() for s in self.steps]}
