@@ -221,9 +221,9 @@ class Validate(StepData):
 
     @classmethod
     def of(cls, attempt: Attempt, following: str) -> Validate:
-        from docqa.flows.decide import attempt_record
+        from docqa.contract import attempt_json
 
-        return cls(**attempt_record(attempt), next=following)
+        return cls(**attempt_json(attempt), next=following)
 
 
 @dataclass(frozen=True)
@@ -365,6 +365,3 @@ class Trace:
 
     interaction: dict
     steps: tuple[Step, ...]
-
-    def to_json(self) -> dict:
-        return {"interaction": self.interaction, "steps": [s.to_json() for s in self.steps]}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,10 +19,6 @@ from docqa.journal import Trace
 from docqa.records import Answer, DocumentInfo, Hit, IngestReport, Profile, SearchResult
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
 def shown_path(path: str) -> str:
     """A path for people: relative to the working directory when it is inside it."""
     try:
@@ -33,24 +28,7 @@ def shown_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _round(seconds: float) -> float:
-    return round(seconds, 4)
-
-
 # -- ingest ----------------------------------------------------------------------------------
-def ingest_json(report: IngestReport) -> dict:
-    return {
-        "files_seen": report.files_seen,
-        "added": report.added,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "skipped": report.skipped,
-        "failed": [{"path": f.path, "reason": f.reason} for f in report.failed],
-        "chunks_added": report.chunks_added,
-        "chunks_total": report.chunks_total,
-        "seconds": _round(report.seconds),
-    }
 
 
 def print_ingest(console: Console, err: Console, report: IngestReport) -> None:
@@ -76,30 +54,6 @@ def print_ingest(console: Console, err: Console, report: IngestReport) -> None:
 
 
 # -- search ----------------------------------------------------------------------------------
-def hit_json(hit: Hit) -> dict:
-    return {
-        "chunk_id": hit.chunk_id,
-        "path": hit.path,
-        "lines": list(hit.lines) if hit.lines else None,
-        "page": hit.page,
-        "heading": hit.heading,
-        "score": hit.score,
-        "dense_score": hit.dense_score,
-        "lexical_rank": hit.lexical_rank,
-        "sentence_score": hit.sentence_score,
-        "lexical_score": hit.lexical_score,
-        "document_score": hit.document_score,
-        "sentence": hit.text[slice(*hit.sentence)] if hit.sentence else None,
-        "text": hit.text,
-    }
-
-
-def search_json(result: SearchResult) -> dict:
-    return {
-        "question": result.question,
-        "hits": [hit_json(h) for h in result.hits],
-        "timings": {k: _round(v) for k, v in result.timings.items()},
-    }
 
 
 def snippet(text: str, width: int = 240) -> str:
@@ -149,27 +103,6 @@ def print_search(console: Console, result: SearchResult) -> None:
 
 
 # -- ask -------------------------------------------------------------------------------------
-def answer_json(answer: Answer) -> dict:
-    from docqa.flows.decide import attempt_record, grounding_record
-
-    return {
-        "id": answer.id,
-        "question": answer.question,
-        "answer": answer.answer,
-        "answerable": answer.answerable,
-        "status": answer.status,
-        "citations": [{"n": c.n, **hit_json(c.hit)} for c in answer.citations],
-        "grounding": None if answer.grounding is None else grounding_record(answer.grounding),
-        "attempts": [attempt_record(a) for a in answer.attempts],
-        "session": answer.session,
-        "turn": answer.turn,
-        "flags": answer.flags,
-        "timings": {k: _round(v) for k, v in answer.timings.items()},
-        "tokens": dict(answer.tokens),
-        "model": answer.model,
-        "template": answer.template,
-    }
-
 
 _STATUS = {
     "grounded": "[green]grounded in the cited sources[/green]",
@@ -236,8 +169,6 @@ def print_sources(console: Console, sources: list[tuple[int, Hit]], chars: int =
 
 
 # -- users ---------------------------------------------------------------------------------
-def profile_json(profile: Profile) -> dict:
-    return {"name": profile.name, "groups": list(profile.groups), "features": profile.features}
 
 
 def print_profile(console: Console, profile: Profile) -> None:
@@ -253,17 +184,6 @@ def print_profile(console: Console, profile: Profile) -> None:
 
 
 # -- docs ------------------------------------------------------------------------------------
-def doc_json(doc: DocumentInfo) -> dict:
-    return {
-        "path": doc.path,
-        "format": doc.format,
-        "title": doc.title,
-        "chunks": doc.chunks,
-        "size": doc.size,
-        "sha256": doc.sha256,
-        "ingested_at": doc.ingested_at,
-        "groups": list(doc.groups),
-    }
 
 
 def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
@@ -290,15 +210,6 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
 
 
 # -- run -------------------------------------------------------------------------------------
-def program_json(result, model: str) -> dict:
-    return {
-        "text": result.text,
-        "slots": result.slots,
-        "tokens": result.tokens,
-        "timings": {k: _round(v) for k, v in result.timings.items()},
-        "model": model,
-        "fills": result.slot_records(),
-    }
 
 
 def print_program(console: Console, result, model: str) -> None:
@@ -311,17 +222,15 @@ def print_program(console: Console, result, model: str) -> None:
     )
 
 
-def beam_json(beam) -> dict:
-    return {"score": round(beam.logprob, 4), "slots": beam.result.slots, "text": beam.result.text}
-
-
 def print_beams(console: Console, beams) -> None:
     table = Table(box=None, header_style="bold", title="beams")
     table.add_column("#", justify="right")
     table.add_column("log-prob", justify="right")
     table.add_column("slots", overflow="fold")
     for i, b in enumerate(beams, start=1):
-        table.add_row(str(i), f"{b.logprob:.3f}", escape(dumps(b.result.slots)))
+        table.add_row(
+            str(i), f"{b.logprob:.3f}", escape(json.dumps(b.result.slots, ensure_ascii=False))
+        )
     console.print(table)
 
 

@@ -41,13 +41,14 @@ def write_corpus(folder, n_docs: int, rng: random.Random) -> None:
 
 def first_retrieval(home, iid: int) -> tuple[list[int], list[str]]:
     """The chunk ids and paths an ask's first retrieval found, from its recorded trace."""
+    from docqa.contract import trace_json
     from docqa.flows.trace import trace
     from docqa.records import Profile
     from docqa.store import Store
 
     store = Store.open(home / "docqa.db")
     try:
-        steps = trace(store, iid, viewer=Profile(None), everyone=True).to_json()["steps"]
+        steps = trace_json(trace(store, iid, viewer=Profile(None), everyone=True))["steps"]
     finally:
         store.close()
     hits = next(s for s in steps if s["stage"] == "retrieve")["data"]["hits"]

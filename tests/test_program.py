@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from docqa.contract import fills_json
 from docqa.errors import TemplateError, UsageError
 from docqa.guide.program import Program
 from docqa.guide.slots import Slot, make_slot
@@ -99,7 +100,7 @@ def test_reserved_variable_names_are_refused():
 
 def test_token_counts_and_records():
     result, _ = run("a {{ gen('x') }} b {{ gen('y') }}")
-    records = result.slot_records()
+    records = fills_json(result)
     assert [r["name"] for r in records] == ["x", "y"]
     assert result.tokens["prompt"] == sum(r["prompt_tokens"] for r in records)
     assert records[0]["constraint"] == {"kind": "text", "max_tokens": 64}

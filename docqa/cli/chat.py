@@ -73,7 +73,7 @@ def chat_command(
     /history, /quit. Turns are kept in the session (continue it later with --session NAME,
     here or in `docqa ask`); the model reuses its cached state, so each turn only reads what
     is new. Reads one question per line from stdin when it is not a terminal."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.flows.ask import AskOptions, open_session
     from docqa.flows.retrieve import clean_session
 
@@ -125,11 +125,11 @@ def chat_command(
                 message = question_error(exc)
                 failed += 1
                 if json_out:
-                    print(render.dumps({"question": text, "error": message}), flush=True)
+                    print(contract.dumps({"question": text, "error": message}), flush=True)
                 err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
                 continue
             if json_out:
-                print(render.dumps(render.answer_json(last)), flush=True)
+                print(contract.dumps(contract.answer_json(last)), flush=True)
             else:
                 render.print_answer(out, last)
                 out.print()
@@ -142,29 +142,29 @@ def chat_command(
 
 
 def _sources(last, json_out: bool) -> None:
-    from docqa import render
+    from docqa import contract, render
 
     if last is None:
         if json_out:
-            print(render.dumps({"sources": []}), flush=True)
+            print(contract.dumps({"sources": []}), flush=True)
         err.print("no answer yet")
         return
     cited = {c.n for c in last.citations}
     numbered = list(enumerate(last.hits, start=1))
     if json_out:
-        sources = [{"n": n, "cited": n in cited, **render.hit_json(h)} for n, h in numbered]
-        print(render.dumps({"sources": sources}), flush=True)
+        sources = [{"n": n, "cited": n in cited, **contract.hit_json(h)} for n, h in numbered]
+        print(contract.dumps({"sources": sources}), flush=True)
         return
     render.print_sources(out, numbered, chars=600)
 
 
 def _history(store, name: str, user, json_out: bool) -> None:
-    from docqa import render
+    from docqa import contract
     from docqa.flows.ask import history
 
     turns = history(store, name, user, 1000)
     if json_out:
-        print(render.dumps({"session": name, "turns": turns}), flush=True)
+        print(contract.dumps({"session": name, "turns": turns}), flush=True)
         return
     for t in turns:
         out.print(f"[bold]{t['turn']}.[/bold] {escape(t['question'])}", highlight=False)

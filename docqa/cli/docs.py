@@ -27,13 +27,13 @@ app = typer.Typer(help="List or remove ingested documents.", no_args_is_help=Tru
 @guarded
 def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """List the documents in the store."""
-    from docqa import render
+    from docqa import contract, render
 
     comps = components(settings(home))
     docs = comps.store.corpus.documents()
     comps.close()
     if json_out:
-        print(render.dumps({"documents": [render.doc_json(d) for d in docs]}))
+        print(contract.dumps({"documents": [contract.doc_json(d) for d in docs]}))
     else:
         render.print_docs(out, docs)
 
@@ -52,7 +52,7 @@ def rm_command(
     wait: WaitOpt = None,
 ) -> None:
     """Remove a document (the file itself is not touched)."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.flows.ingest import remove_documents
 
     config = settings(home)
@@ -75,7 +75,7 @@ def rm_command(
     if not removed:
         raise fail(f"not in the store: {escape(str(path))}")
     if json_out:
-        print(render.dumps({"removed": removed}))
+        print(contract.dumps({"removed": removed}))
     else:
         for p in removed:
             out.print(f"removed {render.shown_path(p)}")

@@ -44,7 +44,8 @@ def doctor_command(
     import contextlib
     import json
 
-    from docqa.flows.doctor import Check, diagnose, report_json
+    from docqa.contract import doctor_json
+    from docqa.flows.doctor import Check, diagnose
 
     config = settings(home, embedder=embedder)
     comps = components(config)
@@ -67,7 +68,7 @@ def doctor_command(
     if runtime["error"]:
         model_check.problems.append(runtime["error"])
     checks.append(model_check)
-    report = {**report_json(checks), "runtime": runtime}
+    report = doctor_json(checks, runtime)
     if json_out:
         print(json.dumps(report))
     else:

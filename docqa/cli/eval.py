@@ -93,7 +93,7 @@ def eval_command(
 
     Exit code 0 whatever the scores (a usage error, 2, for a bad question file).
     """
-    from docqa import render
+    from docqa import contract
     from docqa.eval_report import print_eval, write_html
     from docqa.flows.evaluate import evaluate_ask, evaluate_search, load_items
 
@@ -109,7 +109,7 @@ def eval_command(
         if eval_mode is EvalMode.search:
             report = evaluate_search(
                 items,
-                lambda q, depth: [render.hit_json(h) for h in search(comps, q, depth, who).hits],
+                lambda q, depth: [contract.hit_json(h) for h in search(comps, q, depth, who).hits],
             )
         else:
             from docqa.flows.ask import AskOptions
@@ -122,13 +122,13 @@ def eval_command(
                 max_attempts=max_attempts,
                 user=who,
             )
-            report = evaluate_ask(items, lambda q: render.answer_json(answer(comps, q, options)))
+            report = evaluate_ask(items, lambda q: contract.answer_json(answer(comps, q, options)))
     finally:
         comps.close()
     report = {"questions_file": str(questions), "half": half, **report}
     if html is not None:
         write_html(report, html)
     if json_out:
-        print(render.dumps(report))
+        print(contract.dumps(report))
     else:
         print_eval(out, report)

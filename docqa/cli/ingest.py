@@ -90,7 +90,7 @@ def ingest_command(
 
     Exit code 3 when some files failed: the others are kept, each failure is listed.
     """
-    from docqa import render
+    from docqa import contract, render
     from docqa.flows.ingest import ingest
     from docqa.flows.users import check_groups
 
@@ -129,20 +129,17 @@ def ingest_command(
                 progress.stop()
             comps.close()
     if json_out:
-        print(render.dumps({**render.ingest_json(report), "query_embedder": _query_json(query)}))
+        print(
+            contract.dumps(
+                {
+                    **contract.ingest_json(report),
+                    "query_embedder": contract.query_embedder_json(query),
+                }
+            )
+        )
     else:
         render.print_ingest(out, err, report)
         if isinstance(query, str) or query.made:
-            err.print(f"[dim]query embedder: {_query_json(query)['note']}[/dim]")
+            err.print(f"[dim]query embedder: {contract.query_embedder_json(query)['note']}[/dim]")
     if report.failed:
         raise typer.Exit(3)
-
-
-def _query_json(query) -> dict:
-    """What `ask` will embed questions with, for the ingest report."""
-    if isinstance(query, str):
-        return {"backend": "torch", "note": query}
-    note = (
-        f"ONNX export made in {query.seconds:.1f} s" if query.made else "ONNX export present"
-    ) + f" (agrees with the model to cosine {query.min_cosine:.6f})"
-    return {"backend": "onnx", "path": str(query.path), "note": note}

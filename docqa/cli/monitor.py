@@ -71,7 +71,7 @@ def report_command(
     scores and documents, toxicity, sentiment, groundedness, conversations, latency, tokens,
     cache hits, errors and attempts. Every test gives both ns, an effect with its 95%
     interval, p and a Benjamini-Hochberg q; an alert needs q < 0.05 and a meaningful effect."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.errors import UsageError
     from docqa.monitor.report import monitor_report
     from docqa.timespec import parse_since
@@ -97,7 +97,7 @@ def report_command(
         write_html(data, html)
         data.pop("data", None)
     if json_out:
-        print(render.dumps(data))
+        print(contract.dumps(data))
     else:
         render.print_report(out, data)
         if html is not None:

@@ -48,16 +48,16 @@ QuestionArg = Annotated[
 def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
     """Answer stdin questions one per line; a failed one prints an error object and the
     command exits 1 at the end, after all the others were answered."""
-    from docqa import render
+    from docqa import contract
 
     failed = 0
     for q in questions:
         try:
-            print(render.dumps(answer(q)), flush=True)
+            print(contract.dumps(answer(q)), flush=True)
         except Exception as exc:  # one failed question must not stop the others
             message = question_error(exc)
             failed += 1
-            print(render.dumps({"question": q, "error": message}), flush=True)
+            print(contract.dumps({"question": q, "error": message}), flush=True)
             err.print(
                 f"[red]error:[/red] {escape(repr(q[:60]))}: {escape(message)}",
                 markup=True,
@@ -77,7 +77,7 @@ def search_command(
     embedder: EmbedderOpt = None,
 ) -> None:
     """Find the chunks that best match a question (dense + lexical, fused)."""
-    from docqa import render
+    from docqa import contract, render
 
     comps = components(settings(home, embedder=embedder, k=k, user=user))
 
@@ -87,13 +87,13 @@ def search_command(
     try:
         who = profile_of(comps)
         if question == "-":
-            _each_line(read_questions(), lambda q: render.search_json(run(q)))
+            _each_line(read_questions(), lambda q: contract.search_json(run(q)))
             return
         result = run(question)
     finally:
         comps.close()
     if json_out:
-        print(render.dumps(render.search_json(result)))
+        print(contract.dumps(contract.search_json(result)))
     else:
         render.print_search(out, result)
 
@@ -134,7 +134,7 @@ def ask_command(
     embedder: EmbedderOpt = None,
 ) -> None:
     """Answer a question from your documents, with citations, using the local model."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.flows.ask import AskOptions
     from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
@@ -162,12 +162,12 @@ def ask_command(
             user=profile_of(comps),
         )
         if question == "-":
-            _each_line(questions, lambda q: render.answer_json(answer(comps, q, options)))
+            _each_line(questions, lambda q: contract.answer_json(answer(comps, q, options)))
             return
         result = answer(comps, questions[0], options)
     finally:
         comps.close()
     if json_out:
-        print(render.dumps(render.answer_json(result)))
+        print(contract.dumps(contract.answer_json(result)))
     else:
         render.print_answer(out, result)

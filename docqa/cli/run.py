@@ -76,7 +76,7 @@ def run_command(
 ) -> None:
     """Run a template program: the model fills its gen() and select() slots. The template
     gets the user's profile as `user` (unless --var sets it)."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.prompts import load_program
 
     variables = parse_vars(var or [])
@@ -91,15 +91,15 @@ def run_command(
         found = run_beams(program, llm, variables, beams)
         result = found[0].result
         if json_out:
-            data = render.program_json(result, llm.name)
-            data["beams"] = [render.beam_json(b) for b in found]
-            print(render.dumps(data))
+            data = contract.program_json(result, llm.name)
+            data["beams"] = [contract.beam_json(b) for b in found]
+            print(contract.dumps(data))
         else:
             render.print_program(out, result, llm.name)
             render.print_beams(out, found)
         return
     result = program.run(llm, variables)
     if json_out:
-        print(render.dumps(render.program_json(result, llm.name)))
+        print(contract.dumps(contract.program_json(result, llm.name)))
     else:
         render.print_program(out, result, llm.name)

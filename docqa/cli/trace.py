@@ -42,7 +42,7 @@ def trace_command(
     chunks, scores), each attempt's prompt, slots, tokens and timings, the validators'
     verdicts, and the final answer. Only the viewer's own interactions, and chunks they may
     read, are shown (see --user, --all-users)."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.flows.trace import trace
 
     comps = components(settings(home, user=user))
@@ -51,7 +51,7 @@ def trace_command(
     finally:
         comps.close()
     if json_out:
-        print(render.dumps(data.to_json()))
+        print(contract.dumps(contract.trace_json(data)))
     else:
         render.print_trace(out, data)
 
@@ -84,7 +84,7 @@ def log_list_command(
     home: HomeOpt = None,
 ) -> None:
     """The recorded interactions, newest first: the viewer's own (see --user, --all-users)."""
-    from docqa import render
+    from docqa import contract, render
     from docqa.timespec import parse_since
 
     after = parse_since(since) if since else None
@@ -101,6 +101,6 @@ def log_list_command(
     finally:
         comps.close()
     if json_out:
-        print(render.dumps({"interactions": rows}))
+        print(contract.dumps({"interactions": rows}))
     else:
         render.print_log(out, rows)

@@ -63,7 +63,7 @@ def show_command(name: NameArg, json_out: JsonOpt = False, home: HomeOpt = None)
 @guarded
 def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every user, with their groups and features."""
-    from docqa import render
+    from docqa import contract, render
 
     comps = components(settings(home))
     try:
@@ -71,7 +71,7 @@ def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     finally:
         comps.close()
     if json_out:
-        print(render.dumps({"users": [render.profile_json(u) for u in users]}))
+        print(contract.dumps({"users": [contract.profile_json(u) for u in users]}))
         return
     if not users:
         out.print("no users yet: `docqa users set NAME KEY=VALUE...` adds one")
@@ -83,7 +83,7 @@ def list_command(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 @guarded
 def rm_command(name: NameArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Remove a user (their recorded interactions stay)."""
-    from docqa import render
+    from docqa import contract
 
     comps = components(settings(home))
     try:
@@ -93,15 +93,15 @@ def rm_command(name: NameArg, json_out: JsonOpt = False, home: HomeOpt = None) -
     if not removed:
         raise UsageError(f"unknown user {name!r}")
     if json_out:
-        print(render.dumps({"removed": name}))
+        print(contract.dumps({"removed": name}))
     else:
         out.print(f"removed user {escape(name)}")
 
 
 def _print(profile, json_out: bool) -> None:
-    from docqa import render
+    from docqa import contract, render
 
     if json_out:
-        print(render.dumps(render.profile_json(profile)))
+        print(contract.dumps(contract.profile_json(profile)))
     else:
         render.print_profile(out, profile)

@@ -20,6 +20,7 @@ import numpy as np
 
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.clock import startup
+from docqa.contract import fills_json
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.decide import decide, feedback, plan
@@ -152,7 +153,7 @@ class _Loop:
         self.generated(result)
         query = str(result.slots.get("query", "")).strip()
         self.rec.step(
-            Rewrite(n, query, result.tokens, result.slot_records()), result.timings["generate"]
+            Rewrite(n, query, result.tokens, fills_json(result)), result.timings["generate"]
         )
         return query
 
@@ -186,7 +187,7 @@ class _Loop:
         digest = hashlib.sha256(result.text.encode()).hexdigest()
         prompt = Prompt(n, program.label, digest, variables["schema"], result.text)
         self.rec.step(prompt, result.timings["template"])
-        self.rec.step(Generate(n, result.tokens, result.slot_records()), result.timings["generate"])
+        self.rec.step(Generate(n, result.tokens, fills_json(result)), result.timings["generate"])
         answer, answerable, numbers = parse_reply(reply_of(result))
         t = time.perf_counter()
         verdicts, grounding = validate(

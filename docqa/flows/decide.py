@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from docqa.records import Attempt, Grounding
+from docqa.records import Attempt
 
 STRATEGIES = ("initial", "rewrite", "extractive")
 
@@ -59,50 +59,3 @@ def decide(attempts: Sequence[Attempt]) -> tuple[str, Attempt | None]:
     if partial:
         return "partially_grounded", max(partial, key=lambda a: (a.grounding.score, -a.n))
     return "unanswerable", None
-
-
-def grounding_record(g: Grounding) -> dict:
-    """The JSON shape of a grounding (answers' `grounding` field, trace and steps)."""
-    return {
-        "status": g.status,
-        "score": round(g.score, 4),
-        "sentences": [
-            {
-                "text": s.text,
-                "supported": s.supported,
-                "how": s.how,
-                "reason": s.reason(),
-                "score": s.score,
-                "threshold": s.threshold,
-                "p": s.p,
-                "source": s.source,
-                "nearest": s.nearest,
-                "missing": list(s.missing),
-            }
-            for s in g.sentences
-        ],
-    }
-
-
-def attempt_record(a: Attempt) -> dict:
-    """The JSON shape of one attempt (answers' `attempts` list, and its `validate` step)."""
-    return {
-        "attempt": a.n,
-        "strategy": a.strategy,
-        "template": a.template,
-        "queries": list(a.queries),
-        "answer": a.answer,
-        "answerable": a.answerable,
-        "citations": list(a.citations),
-        "cited": [{"n": n, "chunk_id": h.chunk_id, "path": h.path} for n, h in _numbered(a)],
-        "passed": a.passed,
-        "reason": a.reason,
-        "verdicts": {v.name: {"ok": v.ok, "reason": v.reason} for v in a.verdicts},
-        "grounding": grounding_record(a.grounding),
-        "seconds": round(a.seconds, 4),
-        "tokens": dict(a.tokens),
-    }
-
-
-def _numbered(a: Attempt):
-    return [(n, a.hits[n - 1]) for n in a.citations if 1 <= n <= len(a.hits)]

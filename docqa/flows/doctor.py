@@ -31,14 +31,6 @@ class Check:
     def ok(self) -> bool:
         return not self.problems
 
-    def as_json(self) -> dict:
-        return {
-            "name": self.name,
-            "ok": self.ok,
-            "problems": self.problems,
-            "repaired": self.repaired,
-        }
-
 
 def diagnose(
     store: Store,
@@ -278,7 +270,3 @@ def _query_embedder(reexport, repair: bool) -> Check:
                 check.repaired.append(f"exported again (cosine {made.min_cosine:.6f})")
                 check.problems = []
     return check
-
-
-def report_json(checks: list[Check]) -> dict:
-    return {"ok": all(c.ok for c in checks), "checks": [c.as_json() for c in checks]}

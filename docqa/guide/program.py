@@ -52,26 +52,6 @@ class ProgramResult:
             "total": self.seconds,
         }
 
-    def slot_records(self) -> list[dict]:
-        return [
-            {
-                "name": f.slot.name,
-                "constraint": f.slot.describe(),
-                "value": self.slots.get(f.slot.name),
-                "prompt_tokens": f.prompt_tokens,
-                "cached_tokens": f.cached_tokens,
-                "completion_tokens": f.completion_tokens,
-                "finish": f.finish,
-                "healed": f.healed,
-                "logprob": None if f.logprob is None else round(f.logprob, 4),
-                "seconds": round(f.seconds, 4),
-                "first_token_seconds": (
-                    None if f.first_token_seconds is None else round(f.first_token_seconds, 4)
-                ),
-            }
-            for f in self.fills
-        ]
-
 
 class _Run:
     """The state of one execution: text so far, open role, filled slots."""
