@@ -222,6 +222,7 @@ class Answer:
     session: str | None = None
     turn: int | None = None
     flags: dict = field(default_factory=dict)  # the inline guards' verdicts
+    flag_reasons: tuple[str, ...] = ()  # what the guards flagged, in words
 
 
 @dataclass(frozen=True)

@@ -132,9 +132,7 @@ def print_answer(console: Console, answer: Answer) -> None:
         line += f" [dim]· after {tried} attempts ({', '.join(a.strategy for a in answer.attempts)})"
         line += "[/dim]"
     console.print(line, highlight=False)
-    from docqa.flows.guards import reasons
-
-    for reason in reasons(answer.flags):
+    for reason in answer.flag_reasons:
         console.print(f"[red]⚠ flagged:[/red] {escape(reason)}", highlight=False, soft_wrap=True)
     if answer.grounding is not None:
         for s in answer.grounding.sentences:

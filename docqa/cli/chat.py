@@ -75,10 +75,11 @@ def chat_command(
     is new. Reads one question per line from stdin when it is not a terminal."""
     from docqa import contract, render
     from docqa.flows.ask import AskOptions, open_session
+    from docqa.flows.modes import mode_named
     from docqa.flows.retrieve import clean_session
 
     config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
-    template = "extractive" if mode is Mode.extractive else config.template
+    template = mode_named(mode).template_of(None, config.template)
     # a new chat's name is unique: two chats started in the same second must not share turns
     name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     interactive = sys.stdin.isatty() and not json_out
@@ -89,7 +90,7 @@ def chat_command(
         options = AskOptions(
             k=config.k,
             template=template,
-            mode=mode.value,
+            mode=mode_named(mode),
             max_attempts=max_attempts,
             guard=guard,
             session=name,

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from docqa.errors import DocqaError
+from docqa.flows.modes import MODES
 
 F = TypeVar("F", bound=Callable)
 
@@ -87,17 +88,14 @@ KOpt = Annotated[
 ]
 
 
-class Mode(StrEnum):
-    generative = "generative"
-    extractive = "extractive"
-
+# the answer modes (docqa.flows.modes), as the choices of --mode
+Mode = StrEnum("Mode", {name: name for name in MODES})
 
 ModeOpt = Annotated[
     Mode,
     typer.Option(
         "--mode",
-        help="generative: the model writes the answer; extractive: it can only choose a "
-        "sentence copied from the sources.",
+        help="; ".join(f"{m.name}: {m.help}" for m in MODES.values()) + ".",
     ),
 ]
 MaxAttemptsOpt = Annotated[

@@ -93,16 +93,16 @@ def eval_command(
 
     Exit code 0 whatever the scores (a usage error, 2, for a bad question file).
     """
+    from dataclasses import replace
+
     from docqa import contract
     from docqa.eval_report import print_eval, write_html
     from docqa.flows.evaluate import evaluate_ask, evaluate_search, load_items
+    from docqa.flows.modes import mode_named
 
     items = load_items(questions, half=half)[:limit]
     config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
-    if answer_mode is Mode.extractive:
-        from dataclasses import replace
-
-        config = replace(config, template="extractive")
+    config = replace(config, template=mode_named(answer_mode).template_of(None, config.template))
     comps = components(config)
     try:
         who = profile_of(comps)
@@ -118,7 +118,7 @@ def eval_command(
                 k=config.k,
                 template=config.template,
                 log=log,
-                mode=answer_mode.value,
+                mode=mode_named(answer_mode),
                 max_attempts=max_attempts,
                 user=who,
             )

@@ -136,14 +136,14 @@ def ask_command(
     """Answer a question from your documents, with citations, using the local model."""
     from docqa import contract, render
     from docqa.flows.ask import AskOptions
+    from docqa.flows.modes import mode_named
     from docqa.flows.retrieve import clean_question, clean_session
     from docqa.prompts import resolve_template
 
     config = settings(
         home, embedder=embedder, model=model, llm_url=llm_url, k=k, template=template, user=user
     )
-    if mode is Mode.extractive and template is None:
-        config = replace(config, template="extractive")
+    config = replace(config, template=mode_named(mode).template_of(template, config.template))
     resolve_template(config.template)  # a bad template fails before any model loads
     if session is not None and no_log:
         raise UsageError("--session keeps its turns in the interaction log: drop --no-log")
@@ -155,7 +155,7 @@ def ask_command(
             template=config.template,
             log=not no_log,
             beams=beams,
-            mode=mode.value,
+            mode=mode_named(mode),
             max_attempts=max_attempts,
             guard=guard,
             session=clean_session(session),

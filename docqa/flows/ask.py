@@ -23,10 +23,11 @@ from docqa.clock import startup
 from docqa.contract import fills_json
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
-from docqa.flows.decide import decide, feedback, plan
+from docqa.flows.decide import decide, feedback
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
 from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
+from docqa.flows.modes import GENERATIVE, Mode, mode_named
 from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
 from docqa.flows.retrieve import Ranking, clean_question, retrieve
 from docqa.flows.validate import validate
@@ -53,9 +54,9 @@ from docqa.store import Store
 @dataclass(frozen=True)
 class AskOptions:
     k: int = 5
-    template: str | None = None  # None: "qa", or "extractive" in extractive mode
+    template: str | None = None  # None: the mode's (qa, or extractive in extractive mode)
     log: bool = True
-    mode: str = "generative"
+    mode: Mode | str = GENERATIVE  # a Mode, or its name
     beams: int = 1
     max_attempts: int = 3
     session: str | None = None
@@ -66,11 +67,12 @@ class AskOptions:
     guard: bool = False  # withhold an answer to an outlier or toxic question, or a toxic one
     ranking: Ranking = Ranking()  # how retrieval ranks candidates
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", mode_named(self.mode))
+
     @property
     def main_template(self) -> str:
-        if self.template is not None:
-            return self.template
-        return "extractive" if self.mode == "extractive" else "qa"
+        return self.mode.template_of(self.template)
 
 
 class _Memo:
@@ -94,7 +96,8 @@ class _Memo:
 
 @dataclass
 class _Loop:
-    """One question's way through the loop: its collaborators, and the totals so far."""
+    """One question's way through the loop: its collaborators, what was found out before
+    the attempts, and the totals so far."""
 
     question: str
     store: Store
@@ -102,7 +105,6 @@ class _Loop:
     index: object
     llm: LLM
     options: AskOptions
-    rec: Recorder
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
@@ -114,12 +116,89 @@ class _Loop:
     )
     validated: float = 0.0  # seconds the last validation took
     first_token_at: float | None = None  # perf_counter() when the first answer token came
+    turn: int | None = None  # the question's turn in its session
+    context: tuple[str, ...] = ()  # the queries that give a follow-up its context
+    flags: dict = field(default_factory=dict)  # the inline guards' verdicts
+    outlier: float | None = None  # the question's outlier score
+    prompts: dict[int, str] = field(default_factory=dict)  # each attempt's prompt
 
     def __post_init__(self) -> None:
+        self.started = time.perf_counter()
+        self.age = startup()  # the process's age at its first question (None after)
+        self.rec = Recorder(self.store.journal, self.options.log)
         self.memo = _Memo(self.embedder)
         # what the asker may not read, worked out once for every retrieval of the question
         user = self.options.user
         self.forbidden = self.store.corpus.forbidden_chunks(user) if user is not None else set()
+
+    # -- prepare -----------------------------------------------------------------------
+    def prepare(self) -> SearchResult:
+        """Load the models, open the session, retrieve, record the question and its first
+        steps, and run the question's guards; returns the first retrieval."""
+        options, store = self.options, self.store
+        t = time.perf_counter()
+        self.embedder.load()
+        self.llm.load()
+        self.timings["load"] = time.perf_counter() - t
+        user = options.user or ANONYMOUS
+        if options.session:
+            session = open_session(store, options.session, user)
+            self.history = history(store, options.session, user, options.history, self.forbidden)
+            self.turn = (session.get("turns") or 0) + 1
+        self.context = _context_query(self.question, self.history)
+        found = self.retrieve(self.context)
+        self.rec.begin(
+            Opening(
+                question=self.question,
+                user=user.name,
+                session=options.session,
+                turn=self.turn,
+                mode=options.mode.name,
+                template=options.main_template,
+                model=self.llm.name,
+                embedder=self.embedder.name,
+                k=options.k,
+                question_embedding=found.vector.astype("float32").tobytes(),
+            )
+        )
+        self.rec.step(Features(user.name, user.features, list(user.groups)))
+        self.rec.step(Embed(int(found.vector.shape[0])), found.timings["embed"])
+        self.rec.step(_retrieved(found, 1), found.timings["retrieve"])
+        self.outlier = outlier_score(found.hits)
+        self.flags = question_flags(self.question, self.outlier, store.journal.outlier_scores())
+        self.rec.step(Guard(self.flags))
+        return found
+
+    def withheld_early(self) -> bool:
+        """Whether --guard stops the question before any generation."""
+        return self.options.guard and bool(reasons(self.flags))
+
+    # -- attempts ----------------------------------------------------------------------
+    def attempts(self, found: SearchResult, pool: Callable[[], NullPool] | None) -> list[Attempt]:
+        """The mode's plan, attempt by attempt, until one passes the validators."""
+        store, embedder, options = self.store, self.embedder, self.options
+        # built (or read from its cache) when the first answer is validated, not before the
+        # first token
+        null = functools.cache(
+            pool
+            if pool is not None
+            else lambda: pool_from_store(store, embedder, None, options.user)
+        )
+        attempts: list[Attempt] = []
+        strategies = options.mode.plan(options.max_attempts)
+        for n, strategy in enumerate(strategies, start=1):
+            if strategy == "rewrite":
+                found = self.retrieve((self.rewrite(n), *self.context))
+                self.rec.step(_retrieved(found, n), found.timings["retrieve"])
+            last, self.prompts[n] = self.attempt(
+                n, strategy, found, attempts[-1] if attempts else None, null
+            )
+            attempts.append(last)
+            following = "final" if last.passed or n == len(strategies) else strategies[n]
+            self.rec.step(Validate.of(last, following), self.validated)
+            if last.passed:
+                break
+        return attempts
 
     def retrieve(self, also: tuple[str, ...]) -> SearchResult:
         found = retrieve(
@@ -168,10 +247,10 @@ class _Loop:
         """Prompt, generate and validate once; returns the attempt and its prompt."""
         started = time.perf_counter()
         options = self.options
-        template = options.main_template if strategy != "extractive" else "extractive"
+        template = options.mode.template_for(strategy, options.main_template)
         program = load_program(template)
         variables = _variables(found, self.history, feedback(last), self.options.user)
-        if "extractive" in (template, options.mode):
+        if options.mode.candidates_for(template):
             variables["candidates"] = extractive.candidates(found.vector, found.hits, self.embedder)
         begun = time.perf_counter()
         if options.beams > 1:
@@ -218,6 +297,90 @@ class _Loop:
         )
         return attempt, result.text
 
+    # -- outcome -----------------------------------------------------------------------
+    def failed(self, exc: DocqaError) -> None:
+        """Record that the question failed (the error goes on to the caller)."""
+        self.rec.finish(Outcome("error", error=str(exc), seconds=self._elapsed()))
+
+    def finish(self, found: SearchResult, attempts: list[Attempt]) -> Answer:
+        """The outcome of the attempts (none when the guard stopped the question): the
+        final status and answer, recorded, for every way a question ends."""
+        options = self.options
+        status, chosen = decide(attempts) if attempts else ("withheld", None)
+        final = chosen if chosen is not None else (attempts[-1] if attempts else None)
+        hits = final.hits if final is not None else found.hits
+        if chosen is None:
+            text, citations, grounding = NOT_FOUND, (), None
+        else:
+            text, grounding = chosen.answer, chosen.grounding
+            citations = tuple(
+                Citation(n, hits[n - 1]) for n in chosen.citations if 1 <= n <= len(hits)
+            )
+        flags = self.flags
+        if attempts:
+            flags.update(answer_flags(text))
+        if options.guard and reasons(flags):
+            status, text, citations, grounding = "withheld", _withheld_text(flags), (), None
+        timings = self.timings
+        timings["total"] = self._elapsed()
+        if self.first_token_at is not None:  # from the question to the first answer token
+            timings["first_token"] = self.first_token_at - self.started
+        if self.age is not None:  # from the process's start to the question (first only)
+            timings["startup"] = self.age
+        answerable = status not in ("unanswerable", "withheld")
+        self.rec.step(
+            AnswerStep(status, None if chosen is None else chosen.n, [c.n for c in citations])
+        )
+        self.rec.finish(
+            Outcome(
+                status,
+                answer=text,
+                answerable=int(answerable),
+                citations=[{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
+                timings=timings,
+                seconds=timings["total"],
+                prompt=None if final is None else self.prompts[final.n],
+                raw_output=json.dumps(
+                    [{"attempt": a.n, "answer": a.answer} for a in attempts], ensure_ascii=False
+                )
+                if attempts
+                else None,
+                prompt_tokens=self.tokens["prompt"],
+                cached_tokens=self.tokens["cached"],
+                completion_tokens=self.tokens["completion"],
+                attempts=len(attempts),
+                groundedness=None if grounding is None else grounding.score,
+                flags=flags,
+                outlier_score=self.outlier,
+            )
+        )
+        return Answer(
+            id=self.rec.id,
+            question=self.question,
+            answer=text,
+            answerable=answerable,
+            citations=citations,
+            hits=hits,
+            status=status,
+            model=self.llm.name,
+            template=options.main_template if chosen is None else chosen.template,
+            timings=timings,
+            tokens=self.tokens,
+            attempts=tuple(attempts),
+            grounding=grounding,
+            session=options.session,
+            turn=self.turn,
+            flags=flags,
+            flag_reasons=tuple(reasons(flags)),
+        )
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def _withheld_text(flags: dict) -> str:
+    return "Withheld: " + "; ".join(reasons(flags)) + "."
+
 
 def ask(
     question: str,
@@ -229,175 +392,18 @@ def ask(
     options: AskOptions = AskOptions(),
     pool: Callable[[], NullPool] | None = None,
 ) -> Answer:
-    """Answer one question from the store's documents. `pool` gives the unrelated sentences
-    groundedness is calibrated against (docqa.components caches them); by default they are
-    drawn from the store."""
-    started = time.perf_counter()
-    age = startup()
-    rec = Recorder(store.journal, options.log)
-    loop = _Loop(clean_question(question), store, embedder, index, llm, options, rec)
-    timings, tokens = loop.timings, loop.tokens
+    """Answer one question from the store's documents: prepare (load, session, retrieve,
+    guard), the mode's attempts, and one outcome, recorded as it goes. `pool` gives the
+    unrelated sentences groundedness is calibrated against (docqa.components caches them); by
+    default they are drawn from the store."""
+    loop = _Loop(clean_question(question), store, embedder, index, llm, options)
     try:
-        t = time.perf_counter()
-        embedder.load()
-        llm.load()
-        timings["load"] = time.perf_counter() - t
-        turn = None
-        user = options.user or ANONYMOUS
-        if options.session:
-            session = open_session(store, options.session, user)
-            loop.history = history(store, options.session, user, options.history, loop.forbidden)
-            turn = (session.get("turns") or 0) + 1
-        context = _context_query(loop.question, loop.history)
-        found = loop.retrieve(context)
-        rec.begin(
-            Opening(
-                question=loop.question,
-                user=user.name,
-                session=options.session,
-                turn=turn,
-                mode=options.mode,
-                template=options.main_template,
-                model=llm.name,
-                embedder=embedder.name,
-                k=options.k,
-                question_embedding=found.vector.astype("float32").tobytes(),
-            )
-        )
-        rec.step(Features(user.name, user.features, list(user.groups)))
-        rec.step(Embed(int(found.vector.shape[0])), found.timings["embed"])
-        rec.step(_retrieved(found, 1), found.timings["retrieve"])
-        score = outlier_score(found.hits)
-        flags = question_flags(loop.question, score, store.journal.outlier_scores())
-        rec.step(Guard(flags))
-        if options.guard and reasons(flags):
-            return _withheld(loop, rec, started, flags, score, found, turn)
-        # built (or read from its cache) when the first answer is validated, not before the
-        # first token
-        null = functools.cache(
-            pool
-            if pool is not None
-            else lambda: pool_from_store(store, embedder, None, options.user)
-        )
-
-        attempts: list[Attempt] = []
-        prompts: dict[int, str] = {}  # by attempt
-        strategies = plan(options.mode, options.max_attempts)
-        for n, strategy in enumerate(strategies, start=1):
-            if strategy == "rewrite":
-                found = loop.retrieve((loop.rewrite(n), *context))
-                rec.step(_retrieved(found, n), found.timings["retrieve"])
-            last, prompts[n] = loop.attempt(
-                n, strategy, found, attempts[-1] if attempts else None, null
-            )
-            attempts.append(last)
-            following = "final" if last.passed or n == len(strategies) else strategies[n]
-            rec.step(Validate.of(last, following), loop.validated)
-            if last.passed:
-                break
-        status, chosen = decide(attempts)
+        found = loop.prepare()
+        attempts = [] if loop.withheld_early() else loop.attempts(found, pool)
     except DocqaError as exc:
-        rec.finish(Outcome("error", error=str(exc), seconds=time.perf_counter() - started))
+        loop.failed(exc)
         raise
-
-    final = chosen if chosen is not None else attempts[-1]
-    hits = final.hits
-    if chosen is None:
-        answer_text, citations, grounding = NOT_FOUND, (), None
-    else:
-        answer_text, grounding = chosen.answer, chosen.grounding
-        citations = tuple(Citation(n, hits[n - 1]) for n in chosen.citations if 1 <= n <= len(hits))
-    flags.update(answer_flags(answer_text))
-    if options.guard and reasons(flags):
-        status, answer_text, citations, grounding = "withheld", _withheld_text(flags), (), None
-    timings["total"] = time.perf_counter() - started
-    if loop.first_token_at is not None:  # from the question to the first answer token
-        timings["first_token"] = loop.first_token_at - started
-    if age is not None:  # from the process's start to the question (first question only)
-        timings["startup"] = age
-    rec.step(AnswerStep(status, None if chosen is None else chosen.n, [c.n for c in citations]))
-    rec.finish(
-        Outcome(
-            status,
-            answer=answer_text,
-            answerable=int(status not in ("unanswerable", "withheld")),
-            citations=[{"n": c.n, "chunk_id": c.hit.chunk_id} for c in citations],
-            timings=timings,
-            seconds=timings["total"],
-            prompt=prompts[final.n],
-            raw_output=json.dumps(
-                [{"attempt": a.n, "answer": a.answer} for a in attempts], ensure_ascii=False
-            ),
-            prompt_tokens=tokens["prompt"],
-            cached_tokens=tokens["cached"],
-            completion_tokens=tokens["completion"],
-            attempts=len(attempts),
-            groundedness=None if grounding is None else grounding.score,
-            flags=flags,
-            outlier_score=score,
-        )
-    )
-    return Answer(
-        id=rec.id,
-        question=loop.question,
-        answer=answer_text,
-        answerable=status not in ("unanswerable", "withheld"),
-        citations=citations,
-        hits=hits,
-        status=status,
-        model=llm.name,
-        template=options.main_template if chosen is None else chosen.template,
-        timings=timings,
-        tokens=tokens,
-        attempts=tuple(attempts),
-        grounding=grounding,
-        session=options.session,
-        turn=turn,
-        flags=flags,
-    )
-
-
-def _withheld_text(flags: dict) -> str:
-    return "Withheld: " + "; ".join(reasons(flags)) + "."
-
-
-def _withheld(loop, rec, started, flags, score, found, turn) -> Answer:
-    """The answer when a guard stops the question before any generation."""
-    text = _withheld_text(flags)
-    loop.timings["total"] = time.perf_counter() - started
-    rec.step(AnswerStep("withheld", None, []))
-    rec.finish(
-        Outcome(
-            "withheld",
-            answer=text,
-            answerable=0,
-            citations=[],
-            timings=loop.timings,
-            seconds=loop.timings["total"],
-            attempts=0,
-            flags=flags,
-            outlier_score=score,
-            prompt_tokens=0,
-            cached_tokens=0,
-            completion_tokens=0,
-        )
-    )
-    return Answer(
-        id=rec.id,
-        question=loop.question,
-        answer=text,
-        answerable=False,
-        citations=(),
-        hits=found.hits,
-        status="withheld",
-        model=loop.llm.name,
-        template=loop.options.main_template,
-        timings=loop.timings,
-        tokens=loop.tokens,
-        session=loop.options.session,
-        turn=turn,
-        flags=flags,
-    )
+    return loop.finish(found, attempts)
 
 
 def open_session(store: Store, name: str, user: Profile) -> dict:

@@ -1,12 +1,6 @@
-"""Deciding when an answer is final: the plan of attempts, the prompt change after a failed
-one, and the final status.
+"""Deciding when an answer is final: the prompt change after a rejected attempt, and the
+final status (the plan of attempts is the mode's: docqa.flows.modes).
 
-The plan, cut to --max-attempts:
-1. `initial`: the question's own retrieval and the chosen template;
-2. `rewrite`: the model restates the question as a search query (templates/rewrite.j2),
-   retrieval fuses it with the question, and the template is told why the last answer was
-   rejected;
-3. `extractive`: the model may only choose a sentence copied from the sources.
 When no attempt passes, the best partially grounded answer is returned with its unsupported
 sentences flagged, and otherwise "not found in the documents".
 """
@@ -16,15 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from docqa.records import Attempt
-
-STRATEGIES = ("initial", "rewrite", "extractive")
-
-
-def plan(mode: str, max_attempts: int) -> list[str]:
-    """The strategies to try, in order. Extractive mode extracts in every attempt, so it has
-    no separate extractive fallback."""
-    steps = ["initial", "rewrite"] if mode == "extractive" else list(STRATEGIES)
-    return steps[: max(1, max_attempts)]
 
 
 def feedback(previous: Attempt | None) -> str:
