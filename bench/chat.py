@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from docqa.cli.common import answer  # noqa: E402
+from docqa import service  # noqa: E402
 from docqa.components import Components  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.flows.ask import AskOptions  # noqa: E402
@@ -44,7 +44,7 @@ def converse(home: Path, session: str, new_model_each_turn: bool) -> list[dict]:
     for question in TURNS:
         if new_model_each_turn:
             comps = Components(Settings(home=home), embedder=comps.embedder)
-        a = answer(comps, question, AskOptions(session=session, max_attempts=1))
+        a = service.ask(comps, question, AskOptions(session=session, max_attempts=1))
         tokens = a.attempts[0].tokens
         out.append({"turn": a.turn, **tokens, "evaluated": tokens["prompt"] - tokens["cached"]})
     return out
@@ -73,7 +73,7 @@ def conversations() -> list[tuple[str, list[dict]]]:
             home = Path(tmp) / session
             shutil.copytree(base, home)
             warm = Components(Settings(home=home), embedder=comps.document_embedder)
-            answer(warm, WARMUP, AskOptions(max_attempts=1, log=False))
+            service.ask(warm, WARMUP, AskOptions(max_attempts=1, log=False))
             warm.close()
             runs.append((label, converse(home, session, fresh)))
         return runs

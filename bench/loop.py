@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.results import write_section  # noqa: E402
-from docqa.cli.common import answer  # noqa: E402
+from docqa import service  # noqa: E402
 from docqa.components import Components  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.flows.ask import AskOptions  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> None:
             attempts, first_seconds, total_seconds = [], [], []
             finals, rejected, validate_seconds = Counter(), Counter(), []
             for q in answerable + refusable:
-                a = answer(comps, q["question"], options)
+                a = service.ask(comps, q["question"], options)
                 first = a.attempts[0]
                 status_1, chosen_1 = decide([first])
                 outcomes = {

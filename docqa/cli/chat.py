@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import typer
 from rich.markup import escape
 
+from docqa import service
 from docqa.cli.common import (
     EmbedderOpt,
     GuardOpt,
@@ -23,12 +24,10 @@ from docqa.cli.common import (
     ModeOpt,
     SessionOpt,
     UserOpt,
-    answer,
     components,
     err,
     guarded,
     out,
-    profile_of,
     question_error,
     settings,
 )
@@ -94,7 +93,7 @@ def chat_command(
             max_attempts=max_attempts,
             guard=guard,
             session=name,
-            user=profile_of(comps),
+            user=service.profile(comps),
         )
         open_session(comps.store, name, options.user)
         if interactive:
@@ -119,9 +118,9 @@ def chat_command(
             try:
                 if interactive:
                     with out.status("thinking…", spinner="dots"):
-                        last = answer(comps, text, options)
+                        last = service.ask(comps, text, options)
                 else:
-                    last = answer(comps, text, options)
+                    last = service.ask(comps, text, options)
             except Exception as exc:  # one failed turn must not end the conversation
                 message = question_error(exc)
                 failed += 1

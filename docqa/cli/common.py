@@ -150,58 +150,6 @@ def components(config):
     return comp.build(config)
 
 
-def profile_of(comps):
-    """The profile of the settings' user (the anonymous one when none is set)."""
-    from docqa.records import ANONYMOUS
-
-    if comps.settings.user is None:
-        return ANONYMOUS
-    from docqa.flows.users import profile
-
-    return profile(comps.store, comps.settings.user)
-
-
-def search(comps, question: str, k: int, profile):
-    """Run retrieval with the real (or, in tests, fake) components."""
-    from docqa.flows.retrieve import retrieve
-
-    return retrieve(
-        question,
-        store=comps.store,
-        embedder=comps.embedder,
-        index=comps.index,
-        k=k,
-        profile=profile,
-        ranking=ranking_of(comps.settings),
-    )
-
-
-def ranking_of(settings):
-    """The retrieval weights the settings choose."""
-    from docqa.flows.retrieve import Ranking
-
-    return Ranking(settings.sentence_weight, settings.lexical_weight, settings.document_weight)
-
-
-def answer(comps, question: str, options):
-    """Run the ask flow with the real (or, in tests, fake) components, retrieving as the
-    settings rank."""
-    from dataclasses import replace
-
-    from docqa.flows.ask import ask
-
-    options = replace(options, ranking=ranking_of(comps.settings))
-    return ask(
-        question,
-        store=comps.store,
-        embedder=comps.embedder,
-        index=comps.index,
-        llm=comps.llm,
-        options=options,
-        pool=lambda: comps.null_pool(options.user),
-    )
-
-
 def question_error(exc: Exception) -> str:
     """The one-line message for a question that failed while others go on (stdin, chat);
     a bug is re-raised under DOCQA_DEBUG."""

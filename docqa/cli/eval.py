@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from docqa import service
 from docqa.cli.common import (
     EmbedderOpt,
     HomeOpt,
@@ -18,12 +19,9 @@ from docqa.cli.common import (
     Mode,
     ModelOpt,
     UserOpt,
-    answer,
     components,
     guarded,
     out,
-    profile_of,
-    search,
     settings,
 )
 
@@ -105,11 +103,13 @@ def eval_command(
     config = replace(config, template=mode_named(answer_mode).template_of(None, config.template))
     comps = components(config)
     try:
-        who = profile_of(comps)
+        who = service.profile(comps)
         if eval_mode is EvalMode.search:
             report = evaluate_search(
                 items,
-                lambda q, depth: [contract.hit_json(h) for h in search(comps, q, depth, who).hits],
+                lambda q, depth: [
+                    contract.hit_json(h) for h in service.search(comps, q, depth, who).hits
+                ],
             )
         else:
             from docqa.flows.ask import AskOptions
@@ -122,7 +122,9 @@ def eval_command(
                 max_attempts=max_attempts,
                 user=who,
             )
-            report = evaluate_ask(items, lambda q: contract.answer_json(answer(comps, q, options)))
+            report = evaluate_ask(
+                items, lambda q: contract.answer_json(service.ask(comps, q, options))
+            )
     finally:
         comps.close()
     report = {"questions_file": str(questions), "half": half, **report}

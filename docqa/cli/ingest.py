@@ -59,7 +59,7 @@ class _RichProgress:
         rate = f"{self.chunks / elapsed:.0f} chunks/s" if elapsed > 0.5 and self.chunks else ""
         self.progress.update(self.task, advance=files, chunks=self.chunks, rate=rate)
 
-    def stop(self) -> None:
+    def end(self) -> None:
         self.progress.stop()
 
 
@@ -90,8 +90,7 @@ def ingest_command(
 
     Exit code 3 when some files failed: the others are kept, each failure is listed.
     """
-    from docqa import contract, render
-    from docqa.flows.ingest import ingest
+    from docqa import contract, render, service
     from docqa.flows.users import check_groups
 
     groups = check_groups(group) if group else None
@@ -100,34 +99,12 @@ def ingest_command(
     with writing(config, wait):  # one writer at a time; a killed ingest releases it too
         progress = _RichProgress() if err.is_terminal and not json_out else None
         try:
-            report = ingest(
-                paths,
-                store=comps.store,
-                embedder=comps.document_embedder,
-                index=comps.new_index(),
-                max_tokens=comps.settings.chunk_tokens,
-                overlap=comps.settings.chunk_overlap,
-                prune=prune,
-                progress=progress,
-                groups=groups,
-                max_bytes=int(comps.settings.max_file_mb * 1e6),
-            )
-            if progress:
-                progress.stop()
-                progress = None
-            query = comps.prepare_query_embedder()
-            if report.chunks_total:
-                # the sentences groundedness is calibrated against, for readers of public
-                # documents: built here (cached on disk) rather than during the next ask, with
-                # the model this run loaded to embed chunks, if it did
-                from docqa.records import ANONYMOUS
-
-                loaded = comps.document_embedder if report.chunks_added else None
-                comps.null_pool(ANONYMOUS, loaded)
+            done = service.ingest(comps, paths, prune=prune, groups=groups, progress=progress)
         finally:
             if progress:
-                progress.stop()
+                progress.end()  # (again: rich stops once) when the ingest failed midway
             comps.close()
+    report, query = done.report, done.query_embedder
     if json_out:
         print(
             contract.dumps(

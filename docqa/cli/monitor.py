@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from docqa import service
 from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -15,7 +16,6 @@ from docqa.cli.common import (
     components,
     guarded,
     out,
-    profile_of,
     settings,
 )
 from docqa.cli.trace import EveryoneOpt
@@ -82,7 +82,7 @@ def report_command(
     try:
         data = monitor_report(
             comps.store,
-            viewer=profile_of(comps),
+            viewer=service.profile(comps),
             everyone=everyone,
             window=window,
             since=parse_since(since) if since else None,

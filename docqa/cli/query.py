@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from docqa import service
 from docqa.cli.common import (
     EmbedderOpt,
     GuardOpt,
@@ -22,15 +23,12 @@ from docqa.cli.common import (
     ModeOpt,
     SessionOpt,
     UserOpt,
-    answer,
     components,
     err,
     guarded,
     out,
-    profile_of,
     question_error,
     read_questions,
-    search,
     settings,
 )
 from docqa.errors import UsageError
@@ -82,10 +80,10 @@ def search_command(
     comps = components(settings(home, embedder=embedder, k=k, user=user))
 
     def run(q: str):
-        return search(comps, q, comps.settings.k, who)
+        return service.search(comps, q, comps.settings.k, who)
 
     try:
-        who = profile_of(comps)
+        who = service.profile(comps)
         if question == "-":
             _each_line(read_questions(), lambda q: contract.search_json(run(q)))
             return
@@ -159,12 +157,12 @@ def ask_command(
             max_attempts=max_attempts,
             guard=guard,
             session=clean_session(session),
-            user=profile_of(comps),
+            user=service.profile(comps),
         )
         if question == "-":
-            _each_line(questions, lambda q: contract.answer_json(answer(comps, q, options)))
+            _each_line(questions, lambda q: contract.answer_json(service.ask(comps, q, options)))
             return
-        result = answer(comps, questions[0], options)
+        result = service.ask(comps, questions[0], options)
     finally:
         comps.close()
     if json_out:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from docqa import service
 from docqa.assignments import split_assignment
 from docqa.cli.common import (
     HomeOpt,
@@ -17,7 +18,6 @@ from docqa.cli.common import (
     components,
     guarded,
     out,
-    profile_of,
     settings,
 )
 from docqa.errors import UsageError
@@ -82,7 +82,7 @@ def run_command(
     variables = parse_vars(var or [])
     program = load_program(template)
     comps = components(settings(home, model=model, llm_url=llm_url, user=user))
-    variables.setdefault("user", profile_of(comps).template_value())
+    variables.setdefault("user", service.profile(comps).template_value())
     llm = comps.llm
     llm.load()
     if beams > 1:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from docqa import service
 from docqa.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -13,7 +14,6 @@ from docqa.cli.common import (
     components,
     guarded,
     out,
-    profile_of,
     settings,
 )
 
@@ -47,7 +47,7 @@ def trace_command(
 
     comps = components(settings(home, user=user))
     try:
-        data = trace(comps.store, interaction, viewer=profile_of(comps), everyone=everyone)
+        data = trace(comps.store, interaction, viewer=service.profile(comps), everyone=everyone)
     finally:
         comps.close()
     if json_out:
@@ -91,7 +91,7 @@ def log_list_command(
     comps = components(settings(home, user=user))
     try:
         rows = comps.store.journal.interactions(
-            user=profile_of(comps).name,
+            user=service.profile(comps).name,
             everyone=everyone,
             session=session,
             status=status,

@@ -34,12 +34,19 @@ class IngestProgress(Protocol):
 
     def advance(self, files: int = 0, chunks: int = 0) -> None: ...
 
+    def end(self) -> None:
+        """Every file is read and stored (pruning and saving the index follow)."""
+        ...
+
 
 class _Silent:
     def begin(self, files: int) -> None:
         pass
 
     def advance(self, files: int = 0, chunks: int = 0) -> None:
+        pass
+
+    def end(self) -> None:
         pass
 
 
@@ -130,6 +137,7 @@ def ingest(
             _flush(pending, store, embedder, index, report, progress, groups)
             pending, pending_chunks = [], 0
     _flush(pending, store, embedder, index, report, progress, groups)
+    progress.end()
 
     if prune:
         for doc in store.corpus.documents():
