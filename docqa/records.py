@@ -1,7 +1,7 @@
 """The records that pass between layers: loaders, chunker, store, flows and the renderer.
 
 Frozen dataclasses, no behaviour beyond small derived properties; the JSON shapes of the CLI
-contract are built from them in docqa.render.
+contract are built from them in docqa.contract.
 """
 
 from __future__ import annotations

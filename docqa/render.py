@@ -1,6 +1,6 @@
-"""All output: rich rendering for people, and the JSON shapes of the CLI contract.
+"""Output for people: answers, hits, traces, logs and reports rendered with rich.
 
-JSON field names here are a stable interface; extend them, never rename.
+What scripts read (`--json`) is built in docqa.contract; nothing here is parsed.
 """
 
 from __future__ import annotations

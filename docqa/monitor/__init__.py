@@ -1,1 +1,3 @@
-"""Monitoring: statistics over recorded interactions, groundedness, the report."""
+"""Monitoring: statistics over recorded interactions, and the report built from them (the
+answer-time checks it reads back live beside the ask flow: docqa.flows.groundedness,
+docqa.flows.guards)."""
