@@ -3,8 +3,10 @@ ingest, search, ask, chat, trace, docs, users, run and doctor, and what the jour
 an attempt and its slots.
 
 Field names here are a stable interface that users' scripts read: extend them, never rename.
-(`monitor report` and `eval` compute statistics rather than records; their JSON is built where
-they are computed, in docqa.monitor.report and docqa.flows.evaluate.)
+Not here: `monitor report` and `eval` compute statistics rather than records, and their JSON is
+built where they are computed (docqa.monitor.report, docqa.flows.evaluate); one-key envelopes
+(`{"removed": ...}`, `{"interactions": [...]}`, chat's `{"sources": ...}` and a failed
+question's `{"question", "error"}`) are written where they are printed, in docqa.cli.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ A question's steps, in order: `features` (who asks), `embed`, `retrieve`, `guard
 attempt `rewrite` (from the second one), `retrieve` again after a rewrite, `prompt`,
 `generate` and `validate`, and last `answer`. `docqa trace` shows them, `docqa monitor report`
 reads retrievals and validations. Field names are part of the CLI contract (`trace --json`):
-extend them, never rename. A record read back from an older store has the fields it was
-written with, and the defaults for the rest.
+extend them, never rename. A record read back from the store remembers the keys it was
+stored with (`AsRead`), so `trace --json` shows an older docqa's record exactly as it was
+written: no key dropped, none invented; its fields this docqa lacks read as their defaults.
 """
 
 from __future__ import annotations
@@ -26,18 +27,52 @@ JSON_COLUMNS = ("citations", "timings", "flags")
 
 
 @dataclass(frozen=True)
+class AsRead:
+    """The keys a record was stored with, in order, and the values of those this docqa has
+    no field for (written by an older or newer docqa)."""
+
+    keys: tuple[str, ...]
+    extra: dict
+
+
+def _read_field():
+    return field(default=None, compare=False, repr=False, kw_only=True)
+
+
+def _fields(record) -> list[str]:
+    return [f.name for f in dataclasses.fields(record) if f.name != "read"]
+
+
+def _split(cls, data: dict, skip: tuple[str, ...] = ()) -> tuple[dict, AsRead]:
+    """(the values of `cls`'s fields, what the stored record looked like)."""
+    names = set(_fields(cls)) - set(skip)
+    known = {k: v for k, v in data.items() if k in names}
+    extra = {k: v for k, v in data.items() if k not in names}
+    return known, AsRead(tuple(data), extra)
+
+
+def _as_read(read: AsRead | None, full: dict) -> dict:
+    """`full` (every field) as the record was stored: its keys, in its order."""
+    if read is None:  # made by this docqa
+        return full
+    return {k: full[k] if k in full else read.extra[k] for k in read.keys}
+
+
+@dataclass(frozen=True)
 class StepData:
     """What one step records; each kind names its stage."""
 
     stage: ClassVar[str] = ""
+    read: AsRead | None = _read_field()  # how it was stored (None: made here)
 
     def to_json(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        full = {name: _plain(getattr(self, name)) for name in _fields(self)}
+        return _as_read(self.read, full)
 
     @classmethod
     def from_json(cls, data: dict) -> StepData:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        known, read = _split(cls, data)
+        return cls(**known, read=read)
 
 
 @dataclass(frozen=True)
@@ -82,6 +117,7 @@ class RetrievedHit:
     sentence: list[int] | None = None  # the best sentence's span in the chunk's text
     source: Source | None = None  # filled in by docqa.flows.trace
     available: bool | None = None  # whether `source` could be resolved for the viewer
+    read: AsRead | None = _read_field()  # how it was stored (None: made here)
 
     @classmethod
     def of(cls, hit: Hit) -> RetrievedHit:
@@ -106,11 +142,8 @@ class RetrievedHit:
         return out
 
     def to_json(self) -> dict:
-        out = {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if f.name not in ("source", "available")
-        }
+        out = {n: getattr(self, n) for n in _fields(self) if n not in ("source", "available")}
+        out = _as_read(self.read, out)
         if self.available is not None:  # a resolved hit: where it is, or that it is not
             source = self.source or Source()
             if self.available:
@@ -122,13 +155,17 @@ class RetrievedHit:
 
     @classmethod
     def from_json(cls, data: dict) -> RetrievedHit:
-        names = {f.name for f in dataclasses.fields(cls)} - {"source"}
-        found = {k: v for k, v in data.items() if k in names}
+        """A hit as stored, or (with `available`) as a trace shows it."""
+        resolved = ("path", "where", "heading", "text", "available")
+        stored = {k: v for k, v in data.items() if k not in resolved}
+        found, read = _split(cls, stored, skip=("source", "available"))
+        if "available" in data:
+            found["available"] = data["available"]
         if data.get("available"):
             found["source"] = Source(
                 data.get("path"), data.get("where"), data.get("heading"), data.get("text")
             )
-        return cls(**found)
+        return cls(**found, read=read)
 
 
 @dataclass(frozen=True)
@@ -136,24 +173,23 @@ class Retrieve(StepData):
     """One retrieval: every query searched, and the hits in their order."""
 
     stage: ClassVar[str] = "retrieve"
-    attempt: int = 1
+    attempt: int | None = None
     queries: list[str] = field(default_factory=list)
     hits: tuple[RetrievedHit, ...] = ()
 
     def to_json(self) -> dict:
-        return {
+        full = {
             "attempt": self.attempt,
             "queries": list(self.queries),
             "hits": [h.to_json() for h in self.hits],
         }
+        return _as_read(self.read, full)
 
     @classmethod
     def from_json(cls, data: dict) -> Retrieve:
-        return cls(
-            attempt=data.get("attempt", 1),
-            queries=list(data.get("queries", [])),
-            hits=tuple(RetrievedHit.from_json(h) for h in data.get("hits", [])),
-        )
+        known, read = _split(cls, data)
+        known["hits"] = tuple(RetrievedHit.from_json(h) for h in known.get("hits", []))
+        return cls(**known, read=read)
 
 
 @dataclass(frozen=True)
@@ -245,6 +281,10 @@ class Unknown(StepData):
 
     def to_json(self) -> dict:
         return dict(self.data)
+
+    @classmethod
+    def from_json(cls, data: dict) -> StepData:
+        raise TypeError("an unknown step is made by read_data, which knows its stage")
 
 
 KINDS: dict[str, type[StepData]] = {

@@ -1,6 +1,7 @@
 """What docqa does for a caller, wired from the components (docqa.components): ingest,
 search and ask, with the settings' choices (ranking weights, the asker's profile, the
-groundedness pool). The CLI and the benches call these, so both run the same wiring.
+groundedness pool). The CLI calls these for every question and ingest; the benches call `ask`
+(their ingests call docqa.flows.ingest itself, to time it, and loop.py the pool apart).
 """
 
 from __future__ import annotations

@@ -135,3 +135,53 @@ def test_a_resolved_hit_shows_where_its_chunk_is_or_that_it_is_gone():
     gone = journal.dataclasses.replace(hit, available=False)
     assert gone.to_json() == {**hit.to_json(), "path": None, "text": None, "available": False}
     assert "available" not in hit.to_json()  # as recorded: scores only
+
+
+def test_a_record_from_an_older_docqa_is_shown_exactly_as_it_was_stored(tmp_path):
+    """Keys this docqa has no field for are kept, and fields the record lacks are not
+    invented: trace --json shows what was written."""
+    old_prompt = {"attempt": 1, "template": "qa", "messages": [{"role": "user", "content": "Q"}]}
+    old_generate = {"prompt_tokens": 90, "completion_tokens": 4, "finish_reason": "stop"}
+    old_retrieve = {"hits": [{"chunk_id": 4, "score": 0.5, "dense_rank": 1}]}
+    for stage, data in (("prompt", old_prompt), ("generate", old_generate)):
+        assert read_data(stage, data).to_json() == data
+    retrieve = read_data("retrieve", old_retrieve)
+    assert retrieve.to_json() == old_retrieve and retrieve.attempt is None
+    assert retrieve.hits[0].dense_rank == 1 and retrieve.hits[0].sentence_score is None
+    resolved = journal.dataclasses.replace(
+        retrieve.hits[0], source=Source("/d/a.txt", "line 2", "", "Text."), available=True
+    )
+    assert resolved.to_json() == {
+        "chunk_id": 4,
+        "score": 0.5,
+        "dense_rank": 1,
+        "path": "/d/a.txt",
+        "where": "line 2",
+        "heading": "",
+        "text": "Text.",
+        "available": True,
+    }
+    # and through the store: what was written is what comes back
+    store = Store.open(tmp_path / "docqa.db")
+    iid = store.journal.begin({"kind": "ask", "question": "Q?"})
+    with store.conn:
+        store.conn.execute(
+            "INSERT INTO steps (interaction_id, seq, stage, seconds, data) VALUES (?, 0, ?, 0, ?)",
+            (iid, "prompt", json.dumps(old_prompt)),
+        )
+    [step] = store.journal.steps(iid)
+    assert step.to_json() == {"seq": 0, "stage": "prompt", "seconds": 0.0, "data": old_prompt}
+
+
+def test_the_store_writes_each_step_as_its_record_says(tmp_path):
+    store = Store.open(tmp_path / "docqa.db")
+    rec = Recorder(store.journal)
+    rec.begin(Opening("Q?"))
+    for data in ONE_OF_EACH:
+        rec.step(data)
+    rows = store.conn.execute(
+        "SELECT stage, data FROM steps WHERE interaction_id = ? ORDER BY seq", (rec.id,)
+    ).fetchall()
+    assert [(stage, json.loads(data)) for stage, data in rows] == [
+        (d.stage, d.to_json()) for d in ONE_OF_EACH
+    ]

@@ -304,7 +304,8 @@ class _Loop:
 
     def finish(self, found: SearchResult, attempts: list[Attempt]) -> Answer:
         """The outcome of the attempts (none when the guard stopped the question): the
-        final status and answer, recorded, for every way a question ends."""
+        final status and answer, recorded. Every question that is answered, not found or
+        withheld ends here; one that fails ends in `failed`."""
         options = self.options
         status, chosen = decide(attempts) if attempts else ("withheld", None)
         final = chosen if chosen is not None else (attempts[-1] if attempts else None)
@@ -325,8 +326,8 @@ class _Loop:
         timings["total"] = self._elapsed()
         if self.first_token_at is not None:  # from the question to the first answer token
             timings["first_token"] = self.first_token_at - self.started
-        if self.age is not None:  # from the process's start to the question (first only)
-            timings["startup"] = self.age
+        if self.age is not None and attempts:  # from the process's start to the question
+            timings["startup"] = self.age  # (its first question only)
         answerable = status not in ("unanswerable", "withheld")
         self.rec.step(
             AnswerStep(status, None if chosen is None else chosen.n, [c.n for c in citations])

@@ -452,6 +452,8 @@ _DOC_SELECT = (
 )
 
 
+# The documents a profile may read, as SQL over `d` (documents): public ones (no group), and
+# those sharing a group with the profile. Parameters: the profile's groups, as a JSON list.
 PERMITTED = (
     "(NOT EXISTS (SELECT 1 FROM document_groups g WHERE g.document_id = d.id)"
     " OR EXISTS (SELECT 1 FROM document_groups g WHERE g.document_id = d.id"

@@ -18,6 +18,8 @@ from docqa.journal import JSON_COLUMNS, Retrieve, Step, Validate, read_data
 from docqa.store.people import People
 from docqa.store.sql import utcnow
 
+# The status readers see: a running row whose process is gone (docqa.owner) is
+# "interrupted". The stored status stays "running" until `docqa doctor --repair` writes it.
 STATUS = (
     "(CASE WHEN status = 'running' AND docqa_owner_gone(owner_pid, owner_host, owner_boot,"
     " owner_start, created_at) THEN 'interrupted' ELSE status END)"
