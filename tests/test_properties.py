@@ -96,7 +96,8 @@ def test_every_line_with_text_is_in_exactly_one_block(lines, kind):
     assert starts == sorted(starts)
 
 
-_word = st.from_regex(r"[A-Za-z][a-z]{2,9}", fullmatch=True)
+# "amp" is left out: the assertion below ignores it (what is left of an undecoded &amp;)
+_word = st.from_regex(r"[A-Za-z][a-z]{2,9}", fullmatch=True).filter(lambda w: w != "amp")
 _TAGS = ["p", "div", "section", "span", "b", "li", "td", "h2", "article"]
 
 
