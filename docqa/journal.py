@@ -14,9 +14,11 @@ written: no key dropped, none invented; its fields this docqa lacks read as thei
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from docqa.contract import attempt_json
 from docqa.records import Attempt, Hit
 
 if TYPE_CHECKING:
@@ -39,15 +41,30 @@ def _read_field():
     return field(default=None, compare=False, repr=False, kw_only=True)
 
 
-def _fields(record) -> list[str]:
-    return [f.name for f in dataclasses.fields(record) if f.name != "read"]
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    """A record class's field names, in order (`read` aside): looked up once per class, as
+    the monitor reads thousands of records."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "read")
 
 
-def _split(cls, data: dict, skip: tuple[str, ...] = ()) -> tuple[dict, AsRead]:
-    """(the values of `cls`'s fields, what the stored record looked like)."""
-    names = set(_fields(cls)) - set(skip)
-    known = {k: v for k, v in data.items() if k in names}
-    extra = {k: v for k, v in data.items() if k not in names}
+def _fields(record) -> tuple[str, ...]:
+    return _names(type(record))
+
+
+@functools.cache
+def _name_set(cls: type) -> frozenset[str]:
+    return frozenset(_names(cls))
+
+
+def _split(cls, data: dict, written: tuple[str, ...] | None = None) -> tuple[dict, AsRead | None]:
+    """(the values of `cls`'s fields, what the stored record looked like: None when it has
+    the keys this docqa writes, `written` (default: every field), in their order)."""
+    if tuple(data) == (written or _names(cls)):
+        return dict(data), None
+    names, known, extra = _name_set(cls), {}, {}
+    for k, v in data.items():
+        (known if k in names else extra)[k] = v
     return known, AsRead(tuple(data), extra)
 
 
@@ -102,6 +119,10 @@ class Source:
     text: str | None = None
 
 
+# what a trace adds to a stored hit (docqa.flows.trace)
+_SHOWN = frozenset(("path", "where", "heading", "text", "available"))
+
+
 @dataclass(frozen=True)
 class RetrievedHit:
     """One retrieved chunk, by id, with the scores that ranked it (docqa.flows.retrieve)."""
@@ -121,23 +142,12 @@ class RetrievedHit:
 
     @classmethod
     def of(cls, hit: Hit) -> RetrievedHit:
-        return cls(
-            chunk_id=hit.chunk_id,
-            score=hit.score,
-            dense_score=hit.dense_score,
-            dense_rank=hit.dense_rank,
-            lexical_rank=hit.lexical_rank,
-            sentence_score=hit.sentence_score,
-            lexical_score=hit.lexical_score,
-            document_score=hit.document_score,
-            sentence=list(hit.sentence) if hit.sentence else None,
-        )
+        scores = {n: getattr(hit, n) for n in _SCORES}
+        return cls(hit.chunk_id, **scores, sentence=list(hit.sentence) if hit.sentence else None)
 
     def scores(self) -> dict:
         """The score fields, as the store's Hit takes them."""
-        names = ("score", "dense_score", "dense_rank", "lexical_rank", "sentence_score")
-        names += ("lexical_score", "document_score")
-        out = {n: getattr(self, n) for n in names}
+        out = {n: getattr(self, n) for n in _SCORES}
         out["sentence"] = tuple(self.sentence) if self.sentence else None
         return out
 
@@ -156,16 +166,18 @@ class RetrievedHit:
     @classmethod
     def from_json(cls, data: dict) -> RetrievedHit:
         """A hit as stored, or (with `available`) as a trace shows it."""
-        resolved = ("path", "where", "heading", "text", "available")
-        stored = {k: v for k, v in data.items() if k not in resolved}
-        found, read = _split(cls, stored, skip=("source", "available"))
-        if "available" in data:
-            found["available"] = data["available"]
-        if data.get("available"):
-            found["source"] = Source(
-                data.get("path"), data.get("where"), data.get("heading"), data.get("text")
-            )
-        return cls(**found, read=read)
+        available = data.get("available")
+        stored = data if available is None else {k: v for k, v in data.items() if k not in _SHOWN}
+        found, read = _split(cls, stored, _STORED)
+        source = None
+        if available:
+            source = Source(data.get("path"), data.get("where"), data.get("heading"), data["text"])
+        return cls(**found, source=source, available=available, read=read)
+
+
+# a hit's keys as ask stores them, and of those the scores (named as in records.Hit)
+_STORED = tuple(n for n in _names(RetrievedHit) if n not in ("source", "available"))
+_SCORES = tuple(n for n in _STORED if n not in ("chunk_id", "sentence"))
 
 
 @dataclass(frozen=True)
@@ -176,14 +188,6 @@ class Retrieve(StepData):
     attempt: int | None = None
     queries: list[str] = field(default_factory=list)
     hits: tuple[RetrievedHit, ...] = ()
-
-    def to_json(self) -> dict:
-        full = {
-            "attempt": self.attempt,
-            "queries": list(self.queries),
-            "hits": [h.to_json() for h in self.hits],
-        }
-        return _as_read(self.read, full)
 
     @classmethod
     def from_json(cls, data: dict) -> Retrieve:
@@ -257,8 +261,6 @@ class Validate(StepData):
 
     @classmethod
     def of(cls, attempt: Attempt, following: str) -> Validate:
-        from docqa.contract import attempt_json
-
         return cls(**attempt_json(attempt), next=following)
 
 
@@ -281,10 +283,6 @@ class Unknown(StepData):
 
     def to_json(self) -> dict:
         return dict(self.data)
-
-    @classmethod
-    def from_json(cls, data: dict) -> StepData:
-        raise TypeError("an unknown step is made by read_data, which knows its stage")
 
 
 KINDS: dict[str, type[StepData]] = {
@@ -340,7 +338,7 @@ class Opening:
     question_embedding: bytes | None = None
 
     def row(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -365,11 +363,7 @@ class Outcome:
     error: str | None = None
 
     def row(self) -> dict:
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) is not None
-        }
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 class Recorder:
@@ -393,9 +387,10 @@ class Recorder:
 
 
 def _plain(value: Any) -> Any:
+    """A field's value as JSON holds it: tuples as lists, records as their JSON."""
     if isinstance(value, tuple):
-        return list(value)
-    return value
+        return [_plain(v) for v in value]
+    return value.to_json() if hasattr(value, "to_json") else value
 
 
 @dataclass(frozen=True)

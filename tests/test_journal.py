@@ -185,3 +185,10 @@ def test_the_store_writes_each_step_as_its_record_says(tmp_path):
     assert [(stage, json.loads(data)) for stage, data in rows] == [
         (d.stage, d.to_json()) for d in ONE_OF_EACH
     ]
+
+
+def test_reading_a_step_leaves_the_stored_data_as_it_was():
+    stored = ONE_OF_EACH[2].to_json()  # a retrieve step, as ask writes it
+    before = json.loads(json.dumps(stored))
+    assert read_data("retrieve", stored) == ONE_OF_EACH[2]
+    assert stored == before

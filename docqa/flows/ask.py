@@ -320,8 +320,9 @@ class _Loop:
         flags = self.flags
         if attempts:
             flags.update(answer_flags(text))
-        if options.guard and reasons(flags):
-            status, text, citations, grounding = "withheld", _withheld_text(flags), (), None
+        why = reasons(flags)
+        if options.guard and why:
+            status, text, citations, grounding = "withheld", _withheld_text(why), (), None
         timings = self.timings
         timings["total"] = self._elapsed()
         if self.first_token_at is not None:  # from the question to the first answer token
@@ -372,15 +373,15 @@ class _Loop:
             session=options.session,
             turn=self.turn,
             flags=flags,
-            flag_reasons=tuple(reasons(flags)),
+            flag_reasons=tuple(why),
         )
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started
 
 
-def _withheld_text(flags: dict) -> str:
-    return "Withheld: " + "; ".join(reasons(flags)) + "."
+def _withheld_text(why: list[str]) -> str:
+    return "Withheld: " + "; ".join(why) + "."
 
 
 def ask(

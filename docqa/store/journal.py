@@ -205,16 +205,20 @@ class Journal:
         if not rows:
             return rows
         marks = ",".join("?" * len(by_id))
+        # only the steps read here are parsed: each ask's first retrieval and last validation
         for iid, stage, data in self.conn.execute(
-            "SELECT interaction_id, stage, data FROM steps WHERE stage IN ('retrieve', 'validate')"
-            f" AND interaction_id IN ({marks}) ORDER BY interaction_id, seq",
+            "SELECT interaction_id, stage, data FROM (SELECT interaction_id, stage, data,"
+            " row_number() OVER (PARTITION BY interaction_id, stage"
+            " ORDER BY CASE stage WHEN 'retrieve' THEN seq ELSE -seq END) AS nth"
+            " FROM steps WHERE stage IN ('retrieve', 'validate')"
+            f" AND interaction_id IN ({marks})) WHERE nth = 1",
             list(by_id),
         ):
-            row, step = by_id[iid], read_data(stage, json.loads(data or "{}"))
-            if isinstance(step, Retrieve) and not row["hits"]:
-                row["hits"] = step.hits
+            step = read_data(stage, json.loads(data or "{}"))
+            if isinstance(step, Retrieve):
+                by_id[iid]["hits"] = step.hits
             elif isinstance(step, Validate):
-                row["grounding"] = step.grounding
+                by_id[iid]["grounding"] = step.grounding
         return rows
 
     def interrupted(self) -> list[dict]:
