@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Two revisions side by side: every quick benchmark of bench/run_all on each, in turn.
 
-    python bench/compare.py BEFORE AFTER [--write]
+    python bench/compare.py BEFORE AFTER [--only bench/X.py ...] [--keep DIR] [--write]
 
 For a change that must not cost speed (a refactor): each revision is checked out into a
 temporary git worktree, and each benchmark runs on BEFORE and then at once on AFTER, so both
@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--keep", type=Path, help="keep the two worktrees in this folder")
+    ap.add_argument(
+        "--only", action="append", help="run only this benchmark (repeatable), e.g. bench/loop.py"
+    )
     ap.add_argument("--write", action="store_true", help="write the table to BENCHMARKS.md")
     args = ap.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="docqa-compare-"))
@@ -56,7 +59,14 @@ def main() -> None:
         "|---|---:|---:|---:|",
     ]
     try:
-        for script, *options in quick_list():
+        chosen = [b for b in quick_list() if not args.only or b[0] in args.only]
+        for script, *options in chosen:
+            command = " ".join([script, *options])
+            missing = [name for name, tree in trees.items() if not (tree / script).exists()]
+            if missing:  # a benchmark one of the revisions does not have
+                rows.append(f"| `{command}` | (not in {', '.join(missing)}) | | |")
+                print(rows[-1], flush=True)
+                continue
             seconds = {}
             for name, tree in trees.items():
                 env = {
@@ -73,7 +83,6 @@ def main() -> None:
                     raise SystemExit(f"{script} failed on {name} (exit {done.returncode})")
                 seconds[name] = time.perf_counter() - started
             ratio = seconds["after"] / seconds["before"]
-            command = " ".join([script, *options])
             rows.append(
                 f"| `{command}` | {seconds['before']:.0f} | {seconds['after']:.0f} | {ratio:.2f} |"
             )
