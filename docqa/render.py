@@ -207,6 +207,40 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
     console.print(f"[dim]{len(docs)} documents, {total} chunks[/dim]")
 
 
+def print_models(console: Console, rows: list[dict], folder) -> None:
+    table = Table(box=None, header_style="bold")
+    table.add_column("", width=1)
+    table.add_column("name", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("licence", no_wrap=True)
+    table.add_column("installed", overflow="fold")
+    missing = []
+    for r in rows:
+        if r["installed"]:
+            state = "[green]yes[/green]" if r["joined"] else "yes [dim](joined on first use)[/dim]"
+            if r.get("verified") is not None:
+                state += ", sha256 " + (
+                    "[green]ok[/green]" if r["verified"] else "[red]wrong[/red]"
+                )
+        else:
+            state = "[dim]no[/dim]"
+            missing.append(r)
+        table.add_row(
+            "*" if r["selected"] else "",
+            escape(r["name"]) + (" [dim](default)[/dim]" if r["default"] else ""),
+            f"{r['bytes'] / 1e6:,.0f} MB",
+            escape(r["licence"]),
+            state,
+        )
+    console.print(table)
+    for r in missing:
+        console.print(f"[dim]{escape(r['name'])}: {escape(r['install'])}[/dim]")
+    console.print(
+        f"[dim]* the model `docqa ask` uses; pick another with --model NAME. "
+        f"Models made of parts are joined into {escape(str(folder))}.[/dim]"
+    )
+
+
 # -- run -------------------------------------------------------------------------------------
 
 

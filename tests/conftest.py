@@ -36,14 +36,18 @@ def pytest_runtest_setup(item):
     """A test not marked `models` runs as if the model packages were not installed (set before
     any fixture of it is made, module-wide ones too): one that reaches for the bundled embedder
     or language model fails with "not found", so `pytest -m "not models"` needs neither."""
-    from docqa import config
+    from docqa import config, models
 
     real = _REAL_PACKAGE_DIR.setdefault("f", config._package_dir)
+    real_model = _REAL_PACKAGE_DIR.setdefault("m", models.package_dir)
     if item.get_closest_marker("models"):
         config._package_dir = real
+        models.package_dir = real_model
     else:
-        hidden = {config.DEFAULT_MODEL_PACKAGE, config.DEFAULT_EMBEDDER_PACKAGE}
+        hidden = {config.DEFAULT_EMBEDDER_PACKAGE}
+        hidden |= {part.module for spec in models.MODELS.values() for part in spec.parts}
         config._package_dir = lambda p: None if p in hidden else real(p)
+        models.package_dir = lambda p: None if p in hidden else real_model(p)
 
 
 _REAL_PACKAGE_DIR: dict = {}

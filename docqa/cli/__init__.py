@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from docqa.cli import chat, docs, doctor, eval, ingest, monitor, query, run, trace, users
+from docqa.cli import chat, docs, doctor, eval, ingest, models, monitor, query, run, trace, users
 
 app = typer.Typer(
     name="docqa",
@@ -27,6 +27,7 @@ app.command(name="trace")(trace.trace_command)
 app.add_typer(trace.log_app, name="log")
 app.add_typer(monitor.app, name="monitor")
 app.command(name="doctor")(doctor.doctor_command)
+app.command(name="models")(models.models_command)
 app.command(name="eval")(eval.eval_command)
 
 

@@ -62,10 +62,11 @@ EmbedderOpt = Annotated[
     ),
 ]
 ModelOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--model",
-        help="GGUF model file (default: $DOCQA_MODEL, else the bundled SmolLM2-135M-Instruct).",
+        help="Reader model: a name from `docqa models`, or the path of a GGUF file "
+        "(default: $DOCQA_MODEL, else the default reader).",
         show_default=False,
     ),
 ]
@@ -84,6 +85,19 @@ KOpt = Annotated[
     int | None,
     typer.Option(
         "-k", help="Number of chunks to retrieve [default: 5].", min=1, max=100, show_default=False
+    ),
+]
+
+ContextOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--context-tokens",
+        help="About how many tokens of the sources the model reads: the sentences that best "
+        "match the question, with their neighbours; 0 shows the retrieved chunks whole "
+        "[default: 400].",
+        min=0,
+        max=100_000,
+        show_default=False,
     ),
 ]
 

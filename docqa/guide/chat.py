@@ -27,7 +27,7 @@ def role_markers(template: str | None, bos: str = "", eos: str = "") -> dict[str
         )
 
     def around(before: list[dict], role: str) -> tuple[str, str]:
-        base = render(before)
+        base = render(before) if before else ""
         full = render([*before, {"role": role, "content": _SENTINEL}])
         if not full.startswith(base):
             base = ""
@@ -36,7 +36,10 @@ def role_markers(template: str | None, bos: str = "", eos: str = "") -> dict[str
 
     system = {"role": "system", "content": "S"}
     user = {"role": "user", "content": "U"}
-    start = render([])
+    try:
+        start = render([])
+    except Exception:  # noqa: BLE001 - a template that reads messages[0] (Qwen's): no preamble
+        start = ""
     sys_head, sys_tail = around([], "system")
     if start and sys_head.startswith(start):
         sys_head = sys_head[len(start) :]

@@ -1,0 +1,53 @@
+"""`docqa models`: the reader models docqa knows, which are installed, and where."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from docqa.cli.common import HomeOpt, JsonOpt, ModelOpt, guarded, out, settings
+
+
+@guarded
+def models_command(
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Hash every installed model's file again (joining those made of parts), "
+            "and fail if one is wrong.",
+        ),
+    ] = False,
+    model: ModelOpt = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """List the reader models: installed or not, size, licence, and how to install them.
+
+    Pick one with `docqa ask --model NAME` (or DOCQA_MODEL, or `model = "NAME"` in
+    docqa.toml); `--model PATH` loads any GGUF file."""
+    from docqa import contract, models, render
+    from docqa.config import models_dir
+    from docqa.errors import ModelError
+
+    config = settings(home, model=model)
+    folder = models_dir(config)
+    chosen = config.model if config.model and models.model_named(config.model) else None
+    rows = models.listing(folder, default=models.DEFAULT_MODEL)
+    problems = []
+    for row in rows:
+        row["selected"] = row["name"] == (chosen or models.DEFAULT_MODEL)
+        if verify and row["installed"]:
+            try:
+                models.verify(models.MODELS[row["name"]], folder)
+                row["verified"] = row["joined"] = True
+            except ModelError as exc:
+                row["verified"] = False
+                problems.append(str(exc))
+    if json_out:
+        print(contract.dumps({"models": rows, "model_dir": str(folder)}))
+    else:
+        render.print_models(out, rows, folder)
+    if problems:
+        raise ModelError("; ".join(problems))

