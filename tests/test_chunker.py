@@ -61,18 +61,174 @@ def test_long_section_is_split_with_overlap(minilm_tokenizer):
         assert len(minilm_tokenizer.offsets([b.text])[0]) + 2 <= 128
 
 
-def test_small_sections_share_a_chunk_but_a_section_that_does_not_fit_starts_one():
-    tok = FakeTokenizer()
-    blocks = (
-        Block("# A", 1, 1, heading=("A",), is_heading=True),
-        Block("alpha " * 5, 2, 2, heading=("A",)),
-        Block("# B", 3, 3, heading=("B",), is_heading=True),
-        Block("beta " * 5, 4, 4, heading=("B",)),
-        Block("# C", 5, 5, heading=("C",), is_heading=True),
-        Block("gamma " * 30, 6, 6, heading=("C",)),
+def _markdown(*sections: tuple[str, tuple[str, ...], list[str]]) -> LoadedDocument:
+    """A document of (heading line, heading path, paragraphs) sections, one line a block,
+    a blank line between blocks."""
+    blocks, line = [], 1
+    for title, path, paragraphs in sections:
+        blocks.append(Block(title, line, line, heading=path, is_heading=True))
+        line += 2
+        for text in paragraphs:
+            blocks.append(Block(text, line, line, heading=path))
+            line += 2
+    return LoadedDocument("x.md", "markdown", None, tuple(blocks))
+
+
+def _rows(chunks):
+    return [(c.line_start, c.line_end, c.heading) for c in chunks]
+
+
+def test_a_short_section_and_the_next_get_a_chunk_each_labelled_by_its_own_heading():
+    """The issue: a short section was packed into the chunk before it, which kept only the
+    first section's heading, so text about B was cited as A's."""
+    doc = _markdown(
+        ("# A", ("A",), ["alpha " * 40]),
+        ("# B", ("B",), ["beta " * 40]),
+        ("# C", ("C",), ["gamma " * 30, "delta " * 30]),
     )
-    chunks = chunk_document(LoadedDocument("x.md", "markdown", None, blocks), tok, 40, 0)
-    assert [(c.line_start, c.line_end, c.heading) for c in chunks] == [(1, 4, "A"), (5, 6, "C")]
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 16)
+    assert _rows(chunks) == [(1, 3, "A"), (5, 7, "B"), (9, 13, "C")]
+    assert [c.text.split()[0] for c in chunks] == ["#", "#", "#"]  # no overlap across sections
+
+
+def test_a_tiny_section_shares_the_chunk_before_it_and_the_label_names_both():
+    doc = _markdown(
+        ("# Guide", ("Guide",), ["Read this first. " * 10]),
+        ("## Usage", ("Guide", "Usage"), ["Run it like this. " * 10]),
+        ("## License", ("Guide", "License"), ["MIT."]),
+        ("## Install", ("Guide", "Install"), ["Copy the files. " * 10]),
+    )
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 16)
+    assert _rows(chunks) == [
+        (1, 3, "Guide"),
+        (5, 11, "Guide > Usage · Guide > License"),
+        (13, 15, "Guide > Install"),
+    ]
+
+
+def test_a_heading_with_nothing_under_it_leads_into_its_subsection():
+    """ "# Part II" straight before "## Chapter 1" starts Chapter 1's chunk, never ends the
+    chunk before it; the chunk is named by the subsection's path, which names Part II."""
+    doc = _markdown(
+        ("# Part I", ("Part I",), ["one " * 50]),
+        ("# Part II", ("Part II",), []),
+        ("## Chapter 1", ("Part II", "Chapter 1"), ["two " * 50]),
+    )
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 16)
+    assert _rows(chunks) == [(1, 3, "Part I"), (5, 9, "Part II > Chapter 1")]
+    assert chunks[1].text.startswith("# Part II\n\n## Chapter 1\n\ntwo")
+
+
+def test_a_tiny_introduction_is_named_beside_the_subsection_it_shares_a_chunk_with():
+    doc = _markdown(
+        ("# Guide", ("Guide",), ["How to set up."]),
+        ("## Install", ("Guide", "Install"), ["Copy the files. " * 10]),
+        ("## Usage", ("Guide", "Usage"), ["Run it like this. " * 10]),
+    )
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 16)
+    assert _rows(chunks) == [(1, 7, "Guide · Guide > Install"), (9, 11, "Guide > Usage")]
+
+
+def test_a_tiny_lead_in_starts_a_long_section_and_its_later_chunks_name_it_alone():
+    doc = _markdown(
+        ("# Manual", ("Manual",), []),
+        ("## Setup", ("Manual", "Setup"), [f"Step {i} is done with care. " * 4 for i in range(8)]),
+    )
+    chunks = chunk_document(doc, FakeTokenizer(), 64, 8)
+    assert len(chunks) > 2
+    assert chunks[0].text.startswith("# Manual\n\n## Setup\n\nStep 0")
+    assert {c.heading for c in chunks} == {"Manual > Setup"}
+    assert all("# Manual" not in c.text for c in chunks[1:])  # overlap stays in the section
+
+
+def test_a_run_of_tiny_sections_is_cut_so_a_chunk_names_at_most_max_headings():
+    from docqa.ingest.chunker import MAX_HEADINGS
+
+    doc = _markdown(
+        ("# Glossary", ("Glossary",), []),
+        *((f"## T{i}", ("Glossary", f"T{i}"), [f"Term {i}."]) for i in range(10)),
+    )
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 16)
+    assert MAX_HEADINGS == 4
+    assert [c.heading for c in chunks] == [
+        " · ".join(f"Glossary > T{i}" for i in range(a, b)) for a, b in ((0, 4), (4, 8), (8, 10))
+    ]
+    assert (chunks[0].line_start, chunks[-1].line_end) == (1, 41)
+
+
+def test_mars_citations_name_the_section_their_words_are_in():
+    """sample_docs/science/mars.html: "Atmosphere and climate" used to run on into "Moons"."""
+    doc = load_document(SAMPLE_DOCS / "science" / "mars.html")
+    chunks = chunk_document(doc, FakeTokenizer(), 256, 32)
+    top = "Mars, the Red Planet"
+    assert _rows(chunks) == [
+        (18, 19, top),
+        (21, 27, f"{top} > Basic facts"),
+        (30, 31, f"{top} > Atmosphere and climate"),
+        (33, 34, f"{top} > Surface features"),
+        (36, 37, f"{top} > Moons"),
+        (39, 48, f"{top} > Exploration"),
+    ]
+    [atmosphere] = [c for c in chunks if c.heading.endswith("Atmosphere and climate")]
+    assert "Phobos" not in atmosphere.text and "Olympus" not in atmosphere.text
+
+
+@pytest.mark.parametrize("path", [p for p in SAMPLES if p.suffix != ".pdf"], ids=lambda p: p.name)
+def test_every_sample_chunk_is_labelled_by_the_heading_of_each_block_it_holds(path):
+    """No sample section is tiny, so each chunk holds one section and is labelled by it."""
+    doc = load_document(path)
+    for c in chunk_document(doc, FakeTokenizer(), 256, 32):
+        held = {
+            " > ".join(b.heading)
+            for b in doc.blocks
+            if c.line_start <= b.line_start and b.line_end <= c.line_end
+        }
+        assert held == {c.heading}
+
+
+_sections = st.lists(
+    st.tuples(st.integers(1, 3), st.lists(st.integers(1, 60), max_size=3)), min_size=1, max_size=12
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sections=_sections, max_tokens=st.integers(12, 120), overlap=st.integers(0, 16))
+def test_property_a_chunk_spans_sections_only_when_all_but_one_are_tiny(
+    sections, max_tokens, overlap
+):
+    """Random heading trees: a chunk holds at most one section that is not tiny, its label
+    is its section's path when it holds one, and names each section it holds otherwise."""
+    from docqa.ingest.chunker import HEADING_SEPARATOR, TINY_SECTION_TOKENS
+
+    tok = FakeTokenizer()
+    blocks, line, stack, size = [], 1, [], {}
+    for i, (level, paragraphs) in enumerate(sections):
+        stack = [*stack[: level - 1], f"H{i}"]
+        path = tuple(stack)
+        blocks.append(Block(f"# H{i}", line, line, heading=path, is_heading=True))
+        line += 2
+        for j, n in enumerate(paragraphs):
+            blocks.append(Block(" ".join([f"w{i}x{j}"] * n), line, line, heading=path))
+            line += 2
+        size[path] = 2 + sum(paragraphs)
+    doc = LoadedDocument("t.md", "markdown", None, tuple(blocks))
+    chunks = chunk_document(doc, tok, max_tokens, overlap)
+    assert {b.line_start for b in blocks} <= _covered_lines(chunks)
+    for c in chunks:
+        assert len(tok.offsets([c.text])[0]) + tok.specials <= max_tokens
+        held = [b for b in blocks if c.line_start <= b.line_start <= c.line_end]
+        paths = list(dict.fromkeys(b.heading for b in held))
+        if len(paths) == 1:
+            assert c.heading == " > ".join(paths[0])
+            continue
+        assert sum(size[p] >= TINY_SECTION_TOKENS for p in paths) <= 1
+        with_text = {b.heading for b in held if not b.is_heading}
+        named = [
+            p
+            for p in paths
+            if p in with_text or not any(q[: len(p)] == p and len(q) > len(p) for q in paths)
+        ]
+        assert c.heading == HEADING_SEPARATOR.join(" > ".join(p) for p in named)
 
 
 def test_pdf_chunks_never_span_pages():

@@ -1,10 +1,29 @@
 """Cut a loaded document into chunks that fit the embedder's window, measured by its tokenizer.
 
-Chunks follow the document's structure: a section (heading and the blocks under it) starts a
-new chunk unless the whole section fits in what is left of the current one; a section too long
-for one chunk is packed paragraph by paragraph, a paragraph too long by sentences, a sentence
-too long by token windows. Consecutive chunks of one section overlap by `overlap` tokens.
-PDF chunks never span pages, so the page of a citation is exact.
+Chunks follow the document's structure, and a chunk's `heading` names the section(s) its text
+is in: a citation must say where its words are, and a vector (made with the heading in front,
+docqa.ingest.passages) is sharpest when the text is about the heading it is filed under.
+
+So a chunk holds one section (a heading and the blocks under it), and a section too long for
+one chunk is packed paragraph by paragraph, a paragraph too long by sentences, a sentence too
+long by token windows; consecutive chunks of one section overlap by `overlap` tokens, chunks of
+different sections never do. Small sections get chunks of their own too: a 60-token section is
+a good passage, and filed under its own heading it is found by questions about that heading.
+
+The exception is a tiny section (under TINY_SECTION_TOKENS: a heading with a line under it,
+or nothing at all), which alone would be a weak passage and a wasted hit. It joins the section
+before it, unless it leads into its own subsections ("# Part II" straight before
+"## Chapter 1"): then it starts the chunk they join. A chunk holds at most one section that is
+not tiny (sections of one same heading path aside, which pack as one), and names every section
+it holds (MAX_HEADINGS at most), each by its full path, joined by HEADING_SEPARATOR:
+"Guide > Usage · Guide > License". Full paths, though longer than "Guide > Usage · License",
+can be read only one way whatever the sections' depths. A section holding only its heading
+line, followed in the chunk by its subsections, is named by their paths
+("Part II > Chapter 1"); text before the first heading has no heading to name. This module once
+labelled a packed chunk by its first section alone, and cited "Atmosphere and climate" for a
+paragraph about the moons of Mars.
+
+PDF chunks never span pages, so the page of a citation is exact; line ranges are exact too.
 """
 
 from __future__ import annotations
@@ -18,6 +37,15 @@ from typing import Protocol
 from docqa.records import Block, Chunk, LoadedDocument
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+# A section of fewer tokens than this (its heading line included) shares a chunk with its
+# neighbours rather than making a chunk of its own.
+TINY_SECTION_TOKENS = 32
+# The most sections one chunk may name: a run of tiny sections (a glossary of one-liners)
+# is cut into chunks of this many, so labels stay short enough to read and to embed.
+MAX_HEADINGS = 4
+# How a chunk spanning sections names them: "A > B · A > C" is B and C, both under A.
+HEADING_SEPARATOR = " · "
 
 
 class Tokenizer(Protocol):
@@ -39,6 +67,15 @@ class _Piece:
     page: int | None
     heading: tuple[str, ...]
     section: int  # pieces of one section share this number
+    body: bool = True  # False: a heading line
+
+
+@dataclass
+class _Section:
+    pieces: list[_Piece]
+    tokens: int
+    heading: tuple[str, ...]
+    page: int | None
 
 
 def chunk_document(
@@ -166,35 +203,115 @@ class _Lines:
                 line_start + text.count("\n"),
                 block.line_end if block.line_end is not None else line_start + text.count("\n"),
             )
-        return _Piece(text, tokens, line_start, line_end, block.page, block.heading, section)
+        return _Piece(
+            text,
+            tokens,
+            line_start,
+            line_end,
+            block.page,
+            block.heading,
+            section,
+            body=not block.is_heading,
+        )
+
+
+def _sections(pieces: list[_Piece]) -> list[_Section]:
+    sections: list[_Section] = []
+    for p in pieces:
+        if sections and sections[-1].pieces[0].section == p.section:
+            sections[-1].pieces.append(p)
+            sections[-1].tokens += p.tokens
+        else:
+            sections.append(_Section([p], p.tokens, p.heading, p.page))
+    return sections
+
+
+def _opening(section: _Section) -> int:
+    """Tokens of a section's heading line(s) and first paragraph."""
+    n = 0
+    for p in section.pieces:
+        n += p.tokens
+        if p.body:
+            break
+    return n
+
+
+def _under(path: tuple[str, ...], ancestor: tuple[str, ...]) -> bool:
+    """Whether `path` is a proper subsection of `ancestor`."""
+    return len(path) > len(ancestor) and path[: len(ancestor)] == ancestor
+
+
+def _names(pieces: Sequence[_Piece]) -> list[tuple[str, ...]]:
+    """The heading paths a chunk of these pieces names, in order: each section's, except an
+    empty one (text before the first heading) and that of a section whose only text here is
+    its heading line when a subsection of it follows (the subsection's path names it)."""
+    body: dict[tuple[str, ...], bool] = {}
+    for p in pieces:
+        body[p.heading] = body.get(p.heading, False) or p.body
+    return [
+        path
+        for path, has_body in body.items()
+        if path and (has_body or not any(_under(other, path) for other in body))
+    ]
+
+
+def _label(pieces: Sequence[_Piece]) -> str:
+    """The chunk's `heading`: the heading path of each section it names, in full, joined by
+    HEADING_SEPARATOR ("A > B · A > C")."""
+    return HEADING_SEPARATOR.join(" > ".join(path) for path in _names(pieces))
 
 
 def _pack(
     pieces: list[_Piece], tokenizer: Tokenizer, budget: int, overlap: int
 ) -> list[list[_Piece]]:
-    sections: list[list[_Piece]] = []
-    for p in pieces:
-        if sections and sections[-1][0].section == p.section:
-            sections[-1].append(p)
-        else:
-            sections.append([p])
+    sections = _sections(pieces)
     chunks: list[list[_Piece]] = []
     current: list[_Piece] = []
     used = 0
-    for section in sections:
-        size = sum(p.tokens for p in section)
-        same_page = not current or current[-1].page == section[0].page
-        if current and size <= budget - used and same_page:
-            current.extend(section)
-            used += size
-            continue
-        if current:
+    whole = True  # current holds whole sections (none of them cut across chunks)
+    for i, section in enumerate(sections):
+        following = sections[i + 1] if i + 1 < len(sections) else None
+        same_page = not current or current[-1].page == section.page
+        few = len(_names([*current, *section.pieces])) <= MAX_HEADINGS
+        if current and same_page and few and section.tokens <= budget - used:
+            if section.heading == current[-1].heading:
+                joins = True  # the label stays the same
+            elif whole and used < TINY_SECTION_TOKENS:
+                joins = True  # what came before is a tiny lead-in
+            else:
+                leads_in = (
+                    following is not None
+                    and following.page == section.page
+                    and _under(following.heading, section.heading)
+                )
+                joins = section.tokens < TINY_SECTION_TOKENS and not leads_in
+            if joins:
+                current.extend(section.pieces)
+                used += section.tokens
+                continue
+        # a tiny lead-in stays in front of a section too long to join it whole, if the
+        # section's heading and first paragraph fit after it
+        lead_in = (
+            whole
+            and used < TINY_SECTION_TOKENS
+            and same_page
+            and few
+            and used + _opening(section) <= budget
+        )
+        if current and not lead_in:
             chunks.append(current)
-        current, used = [], 0
-        for p in section:
+            current, used = [], 0
+        whole = True
+        for p in section.pieces:
             if current and used + p.tokens > budget:
                 chunks.append(current)
-                tail = _tail(current[-1], tokenizer, min(overlap, budget - p.tokens))
+                whole = False
+                last = current[-1]
+                tail = (
+                    _tail(last, tokenizer, min(overlap, budget - p.tokens))
+                    if last.section == p.section
+                    else None
+                )
                 current = [tail] if tail else []
                 used = tail.tokens if tail else 0
             current.append(p)
@@ -223,7 +340,14 @@ def _tail(piece: _Piece, tokenizer: Tokenizer, n: int) -> _Piece | None:
         None if piece.line_start is None else piece.line_start + piece.text.count("\n", 0, start)
     )
     return _Piece(
-        text, len(spans) - i, line_start, piece.line_end, piece.page, piece.heading, piece.section
+        text,
+        len(spans) - i,
+        line_start,
+        piece.line_end,
+        piece.page,
+        piece.heading,
+        piece.section,
+        piece.body,
     )
 
 
@@ -246,7 +370,7 @@ def _finish(groups: list[list[_Piece]], tokenizer: Tokenizer, budget: int) -> li
             line_start=min(starts) if starts else None,
             line_end=max(ends) if ends else None,
             page=group[0].page,
-            heading=" > ".join(group[0].heading),
+            heading=_label(group),
         )
         if len(spans) <= budget:
             chunks.append(Chunk(seq=len(chunks), text=text, n_tokens=len(spans), **common))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from docqa.flows.groundedness import sentence_spans as spans_of
 
-PASSAGE_FORMAT = 1
+PASSAGE_FORMAT = 2  # 2: chunks cut at headings (docqa.ingest.chunker)
 MIN_SENTENCE_CHARS = 12  # shorter parts ("Note", "Yes", a lone name) say nothing alone
 
 
