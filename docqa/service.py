@@ -67,6 +67,8 @@ def ask(comps: Components, question: str, options: AskOptions) -> Answer:
     from docqa.flows.ask import ask as answer
 
     options = replace(options, ranking=ranking(comps))
+    if options.context_tokens is None:
+        options = replace(options, context_tokens=comps.settings.context_tokens)
     return answer(
         question,
         store=comps.store,
@@ -111,4 +113,18 @@ def ingest(
         # run loaded to embed chunks, if it did
         loaded = comps.document_embedder if report.chunks_added else None
         comps.null_pool(ANONYMOUS, loaded)
+    _prepare_reader(comps)
     return Ingested(report, query)
+
+
+def _prepare_reader(comps: Components) -> None:
+    """Join and check the reader model now (a model shipped in parts is joined once), so the
+    first ask does not; a missing model is reported by the ask that needs it."""
+    from contextlib import suppress
+
+    from docqa.config import resolve_model_path
+    from docqa.errors import ModelError
+
+    if not comps.settings.llm_url:
+        with suppress(ModelError):
+            resolve_model_path(comps.settings)

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from docqa import service
 from docqa.cli.common import (
+    ContextOpt,
     EmbedderOpt,
     GuardOpt,
     HomeOpt,
@@ -58,6 +59,7 @@ def _lines(interactive: bool) -> Iterator[str]:
 def chat_command(
     session: SessionOpt = None,
     k: KOpt = None,
+    context_tokens: ContextOpt = None,
     mode: ModeOpt = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
     guard: GuardOpt = False,
@@ -77,7 +79,15 @@ def chat_command(
     from docqa.flows.modes import mode_named
     from docqa.flows.retrieve import clean_session
 
-    config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
+    config = settings(
+        home,
+        embedder=embedder,
+        model=model,
+        llm_url=llm_url,
+        k=k,
+        context_tokens=context_tokens,
+        user=user,
+    )
     template = mode_named(mode).template_of(None, config.template)
     # a new chat's name is unique: two chats started in the same second must not share turns
     name = clean_session(session) or time.strftime("chat-%Y%m%d-%H%M%S-") + secrets.token_hex(3)

@@ -10,6 +10,7 @@ import typer
 
 from docqa import service
 from docqa.cli.common import (
+    ContextOpt,
     EmbedderOpt,
     HomeOpt,
     JsonOpt,
@@ -68,6 +69,7 @@ def eval_command(
     ] = Mode.generative,
     max_attempts: MaxAttemptsOpt = 3,
     k: KOpt = None,
+    context_tokens: ContextOpt = None,
     user: UserOpt = None,
     model: ModelOpt = None,
     llm_url: LlmUrlOpt = None,
@@ -99,7 +101,15 @@ def eval_command(
     from docqa.flows.modes import mode_named
 
     items = load_items(questions, half=half)[:limit]
-    config = settings(home, embedder=embedder, model=model, llm_url=llm_url, k=k, user=user)
+    config = settings(
+        home,
+        embedder=embedder,
+        model=model,
+        llm_url=llm_url,
+        k=k,
+        context_tokens=context_tokens,
+        user=user,
+    )
     config = replace(config, template=mode_named(answer_mode).template_of(None, config.template))
     comps = components(config)
     try:

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from docqa import service
 from docqa.cli.common import (
+    ContextOpt,
     EmbedderOpt,
     GuardOpt,
     HomeOpt,
@@ -100,6 +101,7 @@ def search_command(
 def ask_command(
     question: QuestionArg,
     k: KOpt = None,
+    context_tokens: ContextOpt = None,
     template: Annotated[
         str | None,
         typer.Option(
@@ -139,7 +141,14 @@ def ask_command(
     from docqa.prompts import resolve_template
 
     config = settings(
-        home, embedder=embedder, model=model, llm_url=llm_url, k=k, template=template, user=user
+        home,
+        embedder=embedder,
+        model=model,
+        llm_url=llm_url,
+        k=k,
+        context_tokens=context_tokens,
+        template=template,
+        user=user,
     )
     config = replace(config, template=mode_named(mode).template_of(template, config.template))
     resolve_template(config.template)  # a bad template fails before any model loads

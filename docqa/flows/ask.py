@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from docqa.clock import startup
 from docqa.contract import fills_json
 from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
+from docqa.flows.context import DEFAULT_BUDGET, focus, shown
 from docqa.flows.decide import decide, feedback
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
@@ -66,6 +67,10 @@ class AskOptions:
     user: Profile | None = ANONYMOUS
     guard: bool = False  # withhold an answer to an outlier or toxic question, or a toxic one
     ranking: Ranking = Ranking()  # how retrieval ranks candidates
+    # about how many tokens of the sources the reader sees: the sentences that best match
+    # the question, with their neighbours (docqa.flows.context); 0: the k chunks whole;
+    # None: the default
+    context_tokens: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", mode_named(self.mode))
@@ -249,9 +254,25 @@ class _Loop:
         options = self.options
         template = options.mode.template_for(strategy, options.main_template)
         program = load_program(template)
+        extracts = options.mode.candidates_for(template)
+        budget = DEFAULT_BUDGET if options.context_tokens is None else options.context_tokens
+        passages = self.store.corpus.passage_vectors([h.chunk_id for h in found.hits])
+        excerpts = focus(
+            found.hits,
+            # a follow-up's words are read with the turns before it ("when was it built?")
+            self.context[0] if self.context else found.question,
+            found.vector,
+            passages,
+            budget,
+        )
+        found = replace(found, hits=shown(excerpts))
         variables = _variables(found, self.history, feedback(last), self.options.user)
-        if options.mode.candidates_for(template):
-            variables["candidates"] = extractive.candidates(found.vector, found.hits, self.embedder)
+        for source, excerpt in zip(variables["sources"], excerpts, strict=True):
+            source["text"] = excerpt.text
+        if extracts:  # the sentences to choose from, among those the model is shown
+            variables["candidates"] = extractive.candidates(
+                found.vector, found.hits, self.embedder, passages, [e.text for e in excerpts]
+            )
         begun = time.perf_counter()
         if options.beams > 1:
             from docqa.guide.beams import run_beams
@@ -269,7 +290,8 @@ class _Loop:
         self.rec.step(Generate(n, result.tokens, fills_json(result)), result.timings["generate"])
         answer, answerable, numbers = parse_reply(reply_of(result))
         t = time.perf_counter()
-        verdicts, grounding = validate(
+        verdicts, grounding, numbers = validate(
+            question=self.question,
             question_vector=found.vector,
             answer=answer,
             answerable=answerable,

@@ -11,11 +11,13 @@ import re
 
 import numpy as np
 
+from docqa.flows import context
 from docqa.ingest.passages import sentence_spans
-from docqa.records import Hit
+from docqa.records import Hit, PassageVectors
 
 NOT_FOUND = "The documents do not say."
 MAX_CANDIDATES = 12
+MIN_SHOWN = 3
 MAX_SENTENCE_CHARS = 300
 _CHOICE = re.compile(r"^\[(\d+)\] (.*)$", re.S)
 
@@ -26,20 +28,43 @@ def sentences(text: str) -> list[str]:
     return [text[a:b][:MAX_SENTENCE_CHARS] for a, b in sentence_spans(text)]
 
 
-def candidates(question_vector: np.ndarray, hits: tuple[Hit, ...], embedder) -> list[str]:
+def candidates(
+    question_vector: np.ndarray,
+    hits: tuple[Hit, ...],
+    embedder,
+    passages: dict[int, PassageVectors] | None = None,
+    shown: list[str] | None = None,
+) -> list[str]:
     """Up to MAX_CANDIDATES choices "[n] sentence", closest to the question first, then the
-    not-found choice "[0] ..."."""
-    tagged = [(n, s) for n, hit in enumerate(hits, start=1) for s in sentences(hit.text)]
-    seen, unique = set(), []
-    for n, s in tagged:
-        if s not in seen:
-            seen.add(s)
-            unique.append((n, s))
-    if unique:
-        vectors = embedder.embed([s for _, s in unique])
-        order = np.argsort(-(vectors @ np.asarray(question_vector, dtype=np.float32)))
-        unique = [unique[i] for i in order[:MAX_CANDIDATES]]
-    return [f"[{n}] {s}" for n, s in unique] + [f"[0] {NOT_FOUND}"]
+    not-found choice "[0] ...". Sentences stored with vectors at ingest (`passages`) are
+    scored by those; the others are embedded now. With `shown` (the text the model sees of
+    each source), only sentences it can read are offered, unless fewer than MIN_SHOWN are."""
+    q = np.asarray(question_vector, dtype=np.float32)
+    scored: dict[str, tuple[float, int]] = {}  # sentence -> (similarity, source number)
+    fresh: list[tuple[int, str]] = []
+    for n, hit in enumerate(hits, start=1):
+        passage = (passages or {}).get(hit.chunk_id)
+        if passage is not None and passage.sentences is not None and len(passage.spans):
+            spans = context.sentence_units(hit.text, passage)
+            for (a, b), sim in zip(spans, passage.sentences @ q, strict=True):
+                text = " ".join(hit.text[a:b].split())[:MAX_SENTENCE_CHARS]
+                if text not in scored:
+                    scored[text] = (float(sim), n)
+        else:
+            for s in sentences(hit.text):
+                if s not in scored and all(s != f for _, f in fresh):
+                    fresh.append((n, s))
+    if fresh:
+        vectors = embedder.embed([s for _, s in fresh])
+        for (n, s), sim in zip(fresh, vectors @ q, strict=True):
+            scored.setdefault(s, (float(sim), n))
+    order = sorted(scored.items(), key=lambda kv: -kv[1][0])
+    if shown is not None:
+        visible = [(s, v) for s, v in order if s in " ".join(shown[v[1] - 1].split())]
+        if len(visible) >= MIN_SHOWN:
+            order = visible
+    order = order[:MAX_CANDIDATES]
+    return [f"[{n}] {s}" for s, (_, n) in order] + [f"[0] {NOT_FOUND}"]
 
 
 def reply_from_choice(choice: str) -> dict:
