@@ -171,7 +171,7 @@ class Grounding:
 class Verdict:
     """One validator's judgement of an answer."""
 
-    name: str  # "citations" | "grounded" | "answerable"
+    name: str  # "citations" | "grounded" | "answerable" | "answers"
     ok: bool
     reason: str
 

@@ -71,10 +71,23 @@ def first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s+|\n+", text.strip())[0]
 
 
+def best_sentence(text: str, question: str) -> str:
+    """The sentence of `text` sharing the most words with the question (the first of ties)."""
+    asked = set(re.findall(r"\w+", question.lower()))
+    parts = [p for p in re.split(r"(?<=[.!?])\s+|\n+", text.strip()) if p.strip(" .")]
+    return max(parts, key=lambda p: len(asked & set(re.findall(r"\w+", p.lower()))))
+
+
+def asked(prompt: str) -> str:
+    """The question of an ask prompt (the last "Question: " line)."""
+    return prompt[prompt.rfind("Question: ") + len("Question: ") :].split("\n", 1)[0]
+
+
 def copy_reply(prompt: str, slot: Slot) -> object:
-    """A faithful model: answers with the first sentence of source [1], cited."""
+    """A faithful model: answers with the sentence of source [1] closest in words to the
+    question, cited."""
     if slot.name == "reply":
-        answer = first_sentence(source_texts(prompt)[1])
+        answer = best_sentence(source_texts(prompt)[1], asked(prompt))
         return {"answer": answer, "citations": [1], "answerable": True}
     if slot.choices:
         return slot.choices[0]

@@ -11,6 +11,11 @@ import pytest
 from docqa.cli import app
 from tests.cli import invoke
 
+LATTICE = (
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France, "
+    "close to the left bank of the river Seine."
+)
+
 
 def test_ingest_json_summary(fakes, docs):
     result = invoke("ingest", docs, "--json")
@@ -106,11 +111,11 @@ def test_search_stdin_one_json_object_per_line(ingested, fakes):
 
 def test_ask_json_contract_and_record(ingested, fakes):
     _, llm = fakes
-    result = invoke("ask", "How tall is the Eiffel Tower?", "--json")
+    result = invoke("ask", "What is the Eiffel Tower?", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    # the fake model copies the first line of source [1]: grounded at the first attempt
-    assert data["answer"] == "THE EIFFEL TOWER" and data["answerable"] is True
+    # the fake model copies the sentence of source [1] nearest the question: grounded at once
+    assert data["answer"] == LATTICE and data["answerable"] is True
     assert data["status"] == "grounded" and data["model"] == "fake-llm"
     assert set(data["timings"]) >= {"embed", "retrieve", "prompt", "generate", "validate", "total"}
     assert set(data["tokens"]) == {"prompt", "cached", "completion"}
@@ -121,7 +126,7 @@ def test_ask_json_contract_and_record(ingested, fakes):
     assert data["grounding"]["sentences"][0]["how"] == "verbatim"
     [attempt] = data["attempts"]
     assert (attempt["strategy"], attempt["passed"], attempt["reason"]) == ("initial", True, "")
-    assert set(attempt["verdicts"]) == {"citations", "grounded", "answerable"}
+    assert set(attempt["verdicts"]) == {"citations", "grounded", "answerable", "answers"}
     assert (data["session"], data["turn"]) == (None, None)
     # the schema only allows the numbers of the sources shown
     [slot] = llm.slots
@@ -129,15 +134,15 @@ def test_ask_json_contract_and_record(ingested, fakes):
     assert slot.schema["properties"]["citations"]["items"]["enum"] == [1, 2, 3, 4, 5]
     # the prompt is the template rendered up to the slot, in the model's chat format
     assert llm.prompts[0].startswith("<system>You answer questions using only")
-    assert llm.prompts[0].endswith("Question: How tall is the Eiffel Tower?</user>\n<assistant>")
+    assert llm.prompts[0].endswith("Question: What is the Eiffel Tower?</user>\n<assistant>")
     # the interaction is recorded, with every stage
     from docqa.config import load_settings
     from docqa.store import Store
 
     store = Store.open(load_settings().db_path)
     row = store.journal.interaction(data["id"])
-    assert row["question"] == "How tall is the Eiffel Tower?" and row["status"] == "grounded"
-    assert json.loads(row["raw_output"]) == [{"attempt": 1, "answer": "THE EIFFEL TOWER"}]
+    assert row["question"] == "What is the Eiffel Tower?" and row["status"] == "grounded"
+    assert json.loads(row["raw_output"]) == [{"attempt": 1, "answer": LATTICE}]
     assert (row["attempts"], row["groundedness"]) == (1, 1.0)
     assert len(row["question_embedding"]) == 64 * 4 and "Eiffel" in row["prompt"]
     steps = [s.to_json() for s in store.journal.steps(data["id"])]
@@ -158,7 +163,7 @@ def test_ask_json_contract_and_record(ingested, fakes):
 
 
 def test_ask_no_log_records_nothing(ingested):
-    data = json.loads(invoke("ask", "How tall is the Eiffel Tower?", "--json", "--no-log").stdout)
+    data = json.loads(invoke("ask", "What is the Eiffel Tower?", "--json", "--no-log").stdout)
     assert data["id"] is None
 
 
@@ -174,17 +179,17 @@ def test_ask_unanswerable_drops_citations(ingested, fakes):
 
 
 def test_ask_stdin_models_loaded_once(ingested, fakes):
-    result = invoke("ask", "-", input="How tall is the Eiffel Tower?\nWho built it?\n")
+    result = invoke("ask", "-", input="What is the Eiffel Tower?\nWho built it?\n")
     assert result.exit_code == 0
     answers = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a["question"] for a in answers] == ["How tall is the Eiffel Tower?", "Who built it?"]
+    assert [a["question"] for a in answers] == ["What is the Eiffel Tower?", "Who built it?"]
     assert answers[0]["id"] != answers[1]["id"]
 
 
 def test_ask_human_output_shows_answer_and_citations(ingested):
-    result = invoke("ask", "How tall is the Eiffel Tower?")
+    result = invoke("ask", "What is the Eiffel Tower?")
     assert result.exit_code == 0
-    assert "THE EIFFEL TOWER" in result.stdout and "[1]" in result.stdout
+    assert "wrought-iron lattice tower" in result.stdout and "[1]" in result.stdout
     assert "grounded in the cited sources" in result.stdout
     assert "eiffel_tower.txt" in result.stdout
 
@@ -244,7 +249,9 @@ def test_missing_model_says_where_it_looked(ingested, monkeypatch, tmp_path):
     )
     result = invoke("ask", "Who?", "--model", tmp_path / "none.gguf")
     assert result.exit_code == 1
-    assert f"model file not found: {tmp_path / 'none.gguf'}" in result.stderr
+    assert f"model not found: {tmp_path / 'none.gguf'} is neither a file nor a model name" in (
+        result.stderr
+    )
 
 
 def test_corrupt_model_is_a_clear_error(ingested, monkeypatch, tmp_path):
@@ -337,12 +344,10 @@ def test_a_parser_crash_costs_one_file(fakes, docs, monkeypatch):
 def test_ask_with_beams_takes_the_most_likely_reply(ingested, fakes):
     _, llm = fakes
     weak = json.dumps({"answer": "Weak.", "citations": [2], "answerable": True})
-    strong = json.dumps({"answer": "THE EIFFEL TOWER", "citations": [1], "answerable": True})
+    strong = json.dumps({"answer": LATTICE, "citations": [1], "answerable": True})
     llm.beam_options = lambda prompt, slot: [(strong, -0.2), (weak, -0.9)]
-    data = json.loads(
-        invoke("ask", "How tall is the Eiffel Tower?", "--beams", "2", "--json").stdout
-    )
-    assert data["answer"] == "THE EIFFEL TOWER" and [c["n"] for c in data["citations"]] == [1]
+    data = json.loads(invoke("ask", "What is the Eiffel Tower?", "--beams", "2", "--json").stdout)
+    assert data["answer"] == LATTICE and [c["n"] for c in data["citations"]] == [1]
 
 
 def test_extractive_mode_offers_only_source_sentences(ingested, fakes):

@@ -129,7 +129,7 @@ def test_an_empty_answer_is_not_grounded(pool):
 
     hit = Hit(chunk_id=1, path="eiffel.txt", text=SOURCE, score=1.0)
     q = FakeEmbedder().embed(["When was the tower inaugurated?"])[0]
-    verdicts, g = validate(
+    verdicts, g, _ = validate(
         question_vector=q,
         answer="",
         answerable=True,
@@ -151,3 +151,51 @@ def test_verbatim_means_whole_words(pool):
         assert g.sentences[0].how != "verbatim", partial
     assert missing_facts("It is 3 metres.", "It is 3.5 metres.") == ["3"]
     assert missing_facts("It is 3.5 metres.", "It is 3.5 metres.") == []
+
+
+def test_citations_follow_the_source_that_supports_the_answer(pool):
+    from docqa.flows.validate import validate
+    from docqa.records import Hit
+
+    other = Hit(chunk_id=1, path="bees.txt", text=UNRELATED[0][1], score=2.0)
+    eiffel = Hit(chunk_id=2, path="eiffel.txt", text=SOURCE, score=1.0)
+    question = "When was the tower inaugurated?"
+    for given in ([1], []):  # cited wrongly, or not at all: cited as its support says
+        verdicts, g, cited = validate(
+            question=question,
+            question_vector=FakeEmbedder().embed([question])[0],
+            answer="The Eiffel Tower was inaugurated on 31 March 1889.",
+            answerable=True,
+            citations=given,
+            hits=[other, eiffel],
+            embedder=FakeEmbedder(),
+            pool=pool,
+        )
+        assert cited == (2,) and g.status == "grounded"
+        assert {v.name: (v.ok, v.reason) for v in verdicts}["citations"] == (
+            True,
+            f"cites [2] (the model cited {given})",
+        )
+
+
+def test_a_supported_sentence_that_does_not_answer_is_rejected(pool):
+    from docqa.flows.validate import validate
+    from docqa.records import Hit
+
+    eiffel = Hit(chunk_id=2, path="eiffel.txt", text=SOURCE, score=1.0)
+    question = "When was the Eiffel Tower inaugurated?"
+    verdicts, g, _ = validate(
+        question=question,
+        question_vector=FakeEmbedder().embed([question])[0],
+        answer="Visitors climb 674 steps.",
+        answerable=True,
+        citations=[1],
+        hits=[eiffel],
+        embedder=FakeEmbedder(),
+        pool=pool,
+    )
+    assert g.status == "grounded"
+    assert {v.name: (v.ok, v.reason) for v in verdicts}["answers"] == (
+        False,
+        "the question asks for a year, date or version and the answer holds none",
+    )

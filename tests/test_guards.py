@@ -36,11 +36,11 @@ def test_lexicons():
 
 def test_a_toxic_question_is_flagged_and_withheld_with_guard(ingested, fakes):
     _, llm = fakes
-    flagged = _ask("Who built the stupid Eiffel Tower?")
+    flagged = _ask("What is the stupid Eiffel Tower?")
     assert flagged["flags"]["toxic_question"] == {"flagged": True, "words": ["stupid"]}
     assert flagged["status"] == "grounded"  # without --guard it is only flagged
     llm.prompts.clear()
-    withheld = _ask("Who built the stupid Eiffel Tower?", "--guard")
+    withheld = _ask("What is the stupid Eiffel Tower?", "--guard")
     assert (withheld["status"], withheld["answer"], withheld["citations"]) == (
         "withheld",
         "Withheld: the question is toxic.",
@@ -51,7 +51,7 @@ def test_a_toxic_question_is_flagged_and_withheld_with_guard(ingested, fakes):
     row = Store.open(load_settings().db_path).journal.interaction(withheld["id"])
     assert row["status"] == "withheld"
     assert json.loads(row["flags"])["toxic_question"]["flagged"] is True
-    human = invoke("ask", "Who built the stupid Eiffel Tower?", "--guard")
+    human = invoke("ask", "What is the stupid Eiffel Tower?", "--guard")
     assert (
         "withheld by --guard" in human.stdout and "⚠ flagged: the question is toxic" in human.stdout
     )

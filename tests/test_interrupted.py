@@ -120,7 +120,7 @@ def test_an_owner_that_cannot_be_checked_counts_as_gone_after_an_hour():
 
 # -- what readers and doctor make of it ------------------------------------------------------
 def test_an_ask_killed_mid_answer_is_interrupted_everywhere_until_doctor_repairs_it(ingested):
-    answered = _json("ask", "How tall is the Eiffel Tower?")
+    answered = _json("ask", "What is the Eiffel Tower?")
     assert answered["status"] != "error"
     proc, killed = begin_in_a_process(KILLED, "kill")
     assert proc.wait(timeout=60) == -signal.SIGKILL
@@ -167,7 +167,7 @@ def test_an_ask_killed_mid_answer_is_interrupted_everywhere_until_doctor_repairs
 
 
 def test_a_live_ask_in_another_process_stays_running_until_that_process_is_killed(ingested):
-    answered = _json("ask", "How tall is the Eiffel Tower?")
+    answered = _json("ask", "What is the Eiffel Tower?")
     proc, live = begin_in_a_process(KILLED, "wait")
     try:
         assert statuses() == [(live, "running"), (answered["id"], answered["status"])]

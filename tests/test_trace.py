@@ -140,7 +140,7 @@ def test_log_list_filters(ingested, fakes):
     assert _json("log", "list", "--all-users", "--since", "2999-01-01")["interactions"] == []
     assert len(_json("log", "list", "--all-users", "--since", "1h")["interactions"]) == 3
     human = invoke("log", "list", "--all-users")
-    assert human.exit_code == 0 and "ann" in human.stdout and second["status"] in human.stdout
+    assert human.exit_code == 0 and human.stdout.count(" ann ") == 2  # the two turns of ann
     bad = invoke("log", "list", "--since", "yesterday")
     assert bad.exit_code == 2 and "--since wants a duration" in bad.stderr
 

@@ -12,6 +12,7 @@ The flow takes a search or ask function, so it never loads a model itself.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +38,12 @@ class EvalItem:
 
 
 def normal(text: str) -> str:
-    """Whitespace collapsed and case folded: how evidence and answers are matched."""
-    return " ".join(text.split()).casefold()
+    """Whitespace collapsed, case folded and digits ungrouped ("16,383" is "16383"): how
+    evidence and answers are matched."""
+    return _GROUPED.sub("", " ".join(text.split()).casefold())
+
+
+_GROUPED = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def load_items(path: Path, *, half: str | None = None) -> list[EvalItem]:
@@ -166,6 +171,10 @@ def evaluate_ask(items: list[EvalItem], ask: Callable[[str], dict]) -> dict:
         refused = status in REFUSED
         text = normal(answer.get("answer") or "")
         holds = bool(item.answers) and any(normal(a) in text for a in item.answers)
+        drafts = [normal(a.get("answer") or "") for a in answer.get("attempts") or []]
+        drafted = bool(item.answers) and any(
+            normal(a) in d for d in drafts for a in item.answers
+        )  # some attempt's answer held it, whatever the checks said
         cited = [c.get("text") or "" for c in answer.get("citations", [])]
         rows.append(
             {
@@ -176,6 +185,7 @@ def evaluate_ask(items: list[EvalItem], ask: Callable[[str], dict]) -> dict:
                 "answer": answer.get("answer"),
                 "expected": list(item.answers),
                 "correct": (holds and not refused) if item.answerable else refused,
+                "drafted": drafted,
                 "refused": refused,
                 "cites_evidence": (
                     any(normal(item.evidence) in normal(c) for c in cited)
@@ -184,6 +194,7 @@ def evaluate_ask(items: list[EvalItem], ask: Callable[[str], dict]) -> dict:
                 ),
                 "error": error,
                 "seconds": round(seconds[-1], 4),
+                "first_token": (answer.get("timings") or {}).get("first_token"),
             }
         )
     answerable = [r for r in rows if r["answerable"]]

@@ -6,6 +6,7 @@ import re
 
 from docqa.errors import GenerationError
 from docqa.flows import extractive
+from docqa.flows.responsive import refuses
 from docqa.guide.program import ProgramResult
 
 MAX_ANSWER_CHARS = 300
@@ -78,6 +79,10 @@ def parse_reply(reply: dict) -> tuple[str, bool, list[int]]:
                 numbers.append(n)
     except (KeyError, TypeError) as exc:
         raise GenerationError(f"the model's reply lacks a field: {exc}") from exc
+    if not answerable and answer and answer != extractive.NOT_FOUND and not refuses(answer):
+        # an answer the model wrote but flagged unanswerable ("No, SET ROLE does not keep
+        # superuser rights.", flagged false) is judged by the checks, like any other
+        answerable = True
     if not answerable:
         numbers = []
     return answer, answerable, numbers

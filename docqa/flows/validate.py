@@ -1,11 +1,15 @@
 """The validators every answer passes through before it is final (step 6 of the data flow).
 
-- citations: an answer cites at least one source, and only sources that were shown;
-- grounded: every sentence is supported by the cited sources (docqa.flows.groundedness);
+- citations: an answer cites at least one source, and only sources that were shown; its
+  citations are the sources that support its sentences (a right answer the model cited
+  wrongly, or not at all, is cited as its support says);
+- grounded: every sentence is supported by the sources shown (docqa.flows.groundedness);
 - answerable: the model claims the sources answer the question, and the answer is about the
   question: it (or the source sentence supporting it) is closer to the question than the
   best of as many unrelated sentences as the model chose from, by the same calibration as
-  groundedness.
+  groundedness;
+- answers: the answer holds what the question asks for, and is not a restatement, a loop, a
+  fragment or a refusal in disguise (docqa.flows.responsive).
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from docqa.flows.groundedness import (
     null_maxima,
     split_sentences,
 )
+from docqa.flows.reply import MAX_ANSWER_CHARS
+from docqa.flows.responsive import problems
 from docqa.records import Grounding, Hit, Verdict
 
 
 def validate(
     *,
+    question: str = "",
     question_vector: np.ndarray,
     answer: str,
     answerable: bool,
@@ -35,21 +42,28 @@ def validate(
     hits: Sequence[Hit],
     embedder,
     pool: NullPool,
-) -> tuple[tuple[Verdict, ...], Grounding]:
-    """The verdicts on one answer, and its grounding (against the cited sources)."""
+) -> tuple[tuple[Verdict, ...], Grounding, tuple[int, ...]]:
+    """The verdicts on one answer, its grounding, and its citations: the sources that support
+    its sentences (the model's own numbers when none does)."""
     shown = len(hits)
     bad = [n for n in citations if not 1 <= n <= shown]
+    sources = [(n, h.path, h.text) for n, h in enumerate(hits, start=1)]
+    grounding = check(answer, sources, embedder, pool) if answerable else Grounding()
+    supporting = tuple(
+        dict.fromkeys(s.source for s in grounding.sentences if s.supported and s.source is not None)
+    )
+    given = tuple(n for n in citations if 1 <= n <= shown)
+    fixed = supporting or given
     if not answerable:
         cited = Verdict("citations", True, "no answer to cite for")
-    elif bad:
+    elif bad and not supporting:
         cited = Verdict("citations", False, f"cites sources that were not shown: {bad}")
-    elif not citations:
+    elif not fixed:
         cited = Verdict("citations", False, "cites no source")
     else:
-        cited = Verdict("citations", True, f"cites {', '.join(f'[{n}]' for n in citations)}")
+        note = "" if set(fixed) == set(citations) else f" (the model cited {list(citations)})"
+        cited = Verdict("citations", True, f"cites {', '.join(f'[{n}]' for n in fixed)}{note}")
 
-    sources = [(n, hits[n - 1].path, hits[n - 1].text) for n in citations if 1 <= n <= shown]
-    grounding = check(answer, sources, embedder, pool) if answerable else Grounding()
     if not answerable:
         grounded = Verdict("grounded", True, "nothing claimed")
     elif grounding.status == "grounded":
@@ -67,9 +81,12 @@ def validate(
 
     if not answerable or answer.strip() == NOT_FOUND:
         relevant = Verdict("answerable", False, "the model found no answer in the sources")
+        answers = Verdict("answers", True, "no answer given")
     else:
         relevant = _relevance(question_vector, answer, grounding, hits, embedder, pool)
-    return (cited, grounded, relevant), grounding
+        why = problems(question, answer, MAX_ANSWER_CHARS) if question else []
+        answers = Verdict("answers", not why, "; ".join(why) or "answers the question")
+    return (cited, grounded, relevant, answers), grounding, fixed if answerable else ()
 
 
 def _relevance(

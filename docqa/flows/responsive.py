@@ -1,0 +1,150 @@
+"""Does an answer answer the question? Support by the sources is not enough: a sentence copied
+from the right document can still say nothing the question asked for.
+
+An answer is not an answer when it
+- holds no information of the kind the question asks for: a year, date or version for
+  "when was" / "what year", a number for "how many" / "what is the maximum number", a name
+  for "who";
+- restates the question: it has no word of substance the question lacks (a bare "Yes" or
+  "No" included: the sources cannot confirm it);
+- repeats itself ("built on internally on internally"), or is cut off (it ends on a word
+  that cannot end a sentence, or at the length limit);
+- says, in an answer marked answerable, that the sources do not answer.
+
+Each rule is plain text matching, cheap on any machine; `problems` returns the reasons, none
+for an answer that passes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from docqa.flows.context import words
+
+MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+).split()
+NUMBER_WORDS = frozenset(
+    (
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+        "eighty ninety hundred thousand million billion trillion dozen half double twice once "
+        "unlimited infinite none no single"
+    ).split()
+)
+_TIME_Q = re.compile(
+    r"^\s*(?:(?:and|so|but)\s+)?(?:when\s+(?:was|were|did|had)\b|(?:in\s+)?(?:what|which)\s+"
+    r"(?:year|decade|century|date|month|day)\b|since\s+(?:when|what|which)\b|how\s+long\s+ago\b)"
+    r"|\b(?:what|which)\s+(?:year|date)\b",
+    re.I,
+)
+_NUMBER_Q = re.compile(
+    r"\b(?:how\s+(?:many|much|long|far|big|large|tall|high|deep|wide|heavy|old|fast|often)\b"
+    r"|what\s+(?:percentage|percent|proportion|fraction)\b"
+    r"|(?:maximum|minimum|max|min|biggest|largest|smallest|longest|shortest|highest|lowest)"
+    r"\s+(?:\w+\s+){0,2}(?:number|length|size|value|count|amount|limit)\b)",
+    re.I,
+)
+_WHO_Q = re.compile(r"^\s*(?:(?:and|so|but)\s+)?who(?:m|se)?\b", re.I)
+_DIGIT = re.compile(r"\d")
+# a year, a date, a version ("9.5", "version 13", "PostgreSQL 15"), or a time span back
+_WHEN = re.compile(
+    r"\b(?:1\d{3}|2\d{3})s?\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d+\.\d+\b"
+    r"|\b(?:version|release|v)\s*\d+|\b[A-Z][A-Za-z]+\s+\d+(?:\.\d+)?\b|\bago\b",
+)
+_TOKEN = re.compile(r"[\w'-]+")
+_REFUSAL = re.compile(
+    r"\b(?:do(?:es)? not (?:say|mention|contain|state|specify|provide)|not (?:mentioned|stated|"
+    r"specified|provided|found) in|no information|i (?:do not|don't|cannot|can't) (?:know|find|"
+    r"answer)|cannot be (?:determined|answered))\b",
+    re.I,
+)
+# words a finished sentence does not end on
+_DANGLING = frozenset(
+    "a an the and or but of to in on at by for with from as that which who whose is are was "
+    "were be been its their his her our your my this these those than then if when while "
+    "because into onto about".split()
+)
+
+
+_BARE = frozenset({"yes", "no"})
+
+
+def refuses(answer: str) -> bool:
+    """Whether the answer says the sources do not answer."""
+    return bool(_REFUSAL.search(answer))
+
+
+def expected_kind(question: str) -> str | None:
+    """What kind of information the question asks for: "time", "number", "name", or None
+    when the question does not say (why, how, what is, yes/no)."""
+    if _TIME_Q.search(question):
+        return "time"
+    if _NUMBER_Q.search(question):
+        return "number"
+    if _WHO_Q.search(question):
+        return "name"
+    return None
+
+
+def holds_kind(kind: str, question: str, answer: str) -> bool:
+    tokens = [t.lower() for t in _TOKEN.findall(answer)]
+    if kind == "time":
+        return bool(_WHEN.search(answer)) or any(
+            t in MONTHS or t.startswith(("centur", "decade")) for t in tokens
+        )
+    if kind == "number":
+        return bool(_DIGIT.search(answer)) or any(t in NUMBER_WORDS for t in tokens)
+    if kind == "name":
+        asked = {t.lower() for t in _TOKEN.findall(question)}
+        names = [
+            m.group()
+            for i, m in enumerate(_TOKEN.finditer(answer))
+            if m.group()[:1].isupper() and (i > 0 or len(answer.split()) == 1)
+        ]
+        return any(n.lower() not in asked for n in names)
+    return True
+
+
+def repeats(answer: str) -> bool:
+    """Whether a run of two to four words comes twice in a row ("on internally on
+    internally"), or one word three times in a row."""
+    tokens = [t.lower() for t in _TOKEN.findall(answer)]
+    for n in (2, 3, 4):
+        for i in range(len(tokens) - 2 * n + 1):
+            if tokens[i : i + n] == tokens[i + n : i + 2 * n]:
+                return True
+    return any(tokens[i] == tokens[i + 1] == tokens[i + 2] for i in range(len(tokens) - 2))
+
+
+def cut_off(answer: str, limit: int) -> bool:
+    text = answer.rstrip()
+    if len(text) >= limit - 1:
+        return True
+    if text.endswith((".", "!", "?", ")", '"', "'", "`", "%")):
+        return False
+    last = _TOKEN.findall(text)[-1:] or [""]
+    return last[0].lower() in _DANGLING or text.endswith((",", ";", ":", "-", "("))
+
+
+def problems(question: str, answer: str, limit: int = 300) -> list[str]:
+    """Why `answer` does not answer `question` (empty when it does, as far as these rules
+    can tell)."""
+    out = []
+    if refuses(answer):
+        out.append("it says the sources do not answer")
+    kind = expected_kind(question)
+    if kind is not None and not holds_kind(kind, question, answer):
+        what = {"time": "a year, date or version", "number": "a number", "name": "a name"}
+        out.append(f"the question asks for {what[kind]} and the answer holds none")
+    if not words(answer) - words(question) - _BARE:
+        if words(answer) & _BARE:
+            out.append("a bare yes or no, with nothing the sources can confirm")
+        else:
+            out.append("it only restates the question")
+    if repeats(answer):
+        out.append("it repeats itself")
+    if cut_off(answer, limit):
+        out.append("it is cut off")
+    return out

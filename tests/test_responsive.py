@@ -1,0 +1,114 @@
+"""Answers that do not answer: the wrong kind of information, restatements, loops, fragments."""
+
+from __future__ import annotations
+
+import pytest
+
+from docqa.flows.responsive import expected_kind, problems
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("In what year was Python started?", "time"),
+        ("When was it handed over to Panama?", "time"),
+        ("Since which version does Postgres support MERGE?", "time"),
+        ("When rounding, does numeric round half values the same way?", None),
+        ("How many steps do visitors climb?", "number"),
+        ("What's the maximum number of columns a Postgres table can have?", "number"),
+        ("What is the biggest length I may declare for varchar(n)?", "number"),
+        ("Who designed the tower?", "name"),
+        ("Why did my table not shrink?", None),
+        ("What data structure is a dict built on?", None),
+    ],
+)
+def test_the_kind_of_information_asked_for(question, kind):
+    assert expected_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "why"),
+    [
+        (
+            "What data structure is a CPython dict built on?",
+            "CPython dict built on internally on internally.",
+            ["it repeats itself"],
+        ),
+        (
+            "In what year was Python started?",
+            "decided to call the language Python.",
+            ["the question asks for a year, date or version and the answer holds none"],
+        ),
+        (
+            "When was the Panama Canal handed over to Panama?",
+            "At the time, Panama was part of Colombia.",
+            ["the question asks for a year, date or version and the answer holds none"],
+        ),
+        (
+            "When was the Panama Canal handed over to Panama?",
+            "The Panama Canal was handed over to Panama.",
+            [
+                "the question asks for a year, date or version and the answer holds none",
+                "it only restates the question",
+            ],
+        ),
+        (
+            "When was the tower inaugurated?",
+            "Visitors climb 674 steps.",
+            ["the question asks for a year, date or version and the answer holds none"],
+        ),
+        (
+            "How many columns can a table have?",
+            "The documents do not say how many columns a table can have.",
+            [
+                "it says the sources do not answer",
+                "the question asks for a number and the answer holds none",
+            ],
+        ),
+        (
+            "Who designed the tower?",
+            "The tower was designed by the",
+            [
+                "the question asks for a name and the answer holds none",
+                "it only restates the question",
+                "it is cut off",
+            ],
+        ),
+        ("Why did the table not shrink?", "x" * 299, ["it is cut off"]),
+        (
+            "Does timestamp with time zone remember the zone I inserted?",
+            "Yes",
+            ["a bare yes or no, with nothing the sources can confirm"],
+        ),
+    ],
+)
+def test_non_answers_are_named(question, answer, why):
+    assert problems(question, answer) == why
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("When was the Panama Canal handed over to Panama?", "On 31 December 1999."),
+        ("When was it handed over?", "In December of that year."),
+        ("Since which version does Postgres support MERGE?", "PostgreSQL 15 added MERGE."),
+        ("In what year was it opened?", "It opened in 1914."),
+        ("What's the maximum number of columns a table can have?", "1600"),
+        ("How many keys does a piano have?", "Eighty eight keys."),
+        ("Who designed the tower?", "Gustave Eiffel's company designed it."),
+        ("Why did my table not shrink?", "DROP COLUMN does not physically remove the column."),
+    ],
+)
+def test_answers_pass(question, answer):
+    assert problems(question, answer) == []
+
+
+def test_an_answer_flagged_unanswerable_is_judged_by_the_checks():
+    from docqa.flows.reply import parse_reply
+
+    said = {"answer": "No, SET ROLE drops the superuser rights.", "citations": [2]}
+    assert parse_reply({**said, "answerable": False}) == (said["answer"], True, [2])
+    refusal = {"answer": "The documents do not say.", "citations": [1], "answerable": False}
+    assert parse_reply(refusal) == ("The documents do not say.", False, [])
+    hedged = {"answer": "The sources do not mention it.", "citations": [], "answerable": False}
+    assert parse_reply(hedged) == ("The sources do not mention it.", False, [])
