@@ -21,13 +21,18 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "sample_docs"
 
 
+READER = "smollm2-135m"  # the reader model the tests run, unless one names another
+
+
 @pytest.fixture(autouse=True)
 def docqa_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own empty data folder; nothing touches the user's."""
     home = tmp_path / "home"
     monkeypatch.setenv("DOCQA_HOME", str(home))
-    for var in ("DOCQA_MODEL", "DOCQA_EMBEDDER", "DOCQA_DEBUG", "DOCQA_USER"):
+    for var in ("DOCQA_EMBEDDER", "DOCQA_DEBUG", "DOCQA_USER"):
         monkeypatch.delenv(var, raising=False)
+    # the tests of docqa's machinery run the fast reader; the default one is tested by name
+    monkeypatch.setenv("DOCQA_MODEL", READER)
     return home
 
 

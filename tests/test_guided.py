@@ -13,6 +13,7 @@ import pytest
 from docqa.adapters.llama import LlamaCppLLM
 from docqa.config import Settings, resolve_model_path
 from docqa.guide.program import Program
+from tests.conftest import READER
 
 pytestmark = pytest.mark.models
 
@@ -30,7 +31,7 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def llm() -> LlamaCppLLM:
-    model = LlamaCppLLM(resolve_model_path(Settings(home=None)), n_ctx=2048)  # type: ignore[arg-type]
+    model = LlamaCppLLM(resolve_model_path(Settings(home=None, model=READER)), n_ctx=2048)  # type: ignore[arg-type]
     model.load()
     return model
 
@@ -165,7 +166,7 @@ def test_the_static_prefix_comes_from_the_disk_cache_in_a_new_process(tmp_path):
         "{{ cache_point() }}{{ role('user') }}Name {{ thing }}.{{ role('assistant') }}"
         "{{ gen('x', max_tokens=10, stop='\\n') }}"
     )
-    path = resolve_model_path(Settings(home=None))  # type: ignore[arg-type]
+    path = resolve_model_path(Settings(home=None, model=READER))  # type: ignore[arg-type]
     cold_llm = LlamaCppLLM(path, n_ctx=2048, cache_dir=tmp_path)
     cold = Program(source, "t").run(cold_llm, {"thing": "a fruit"})
     [kv] = list(tmp_path.glob("*.kv"))

@@ -18,6 +18,7 @@ import pytest
 from docqa.adapters import llama_runtime
 from docqa.adapters.llama_runtime import RuntimeChoice, choose, first_disagreement, probe
 from docqa.errors import ModelError
+from tests.conftest import READER
 
 REFERENCE = [
     {"finite": True, "top": [40, 41, 39, 33, 34], "logits": [32.7, 32.6, 22.6, 21.7, 21.1]}
@@ -214,7 +215,7 @@ def test_doctor_names_the_cpu_the_build_and_the_layout(
 def test_the_real_probe_on_the_bundled_model(tmp_path):
     from docqa.config import Settings, resolve_model_path
 
-    path = resolve_model_path(Settings(home=tmp_path))
+    path = resolve_model_path(Settings(home=tmp_path, model=READER))
     choice = choose(path, threads=2, probe_dir=tmp_path)
     assert choice.source == "probe"
     assert choice.buffers  # the load log was read
@@ -233,7 +234,7 @@ def test_repacked_weights_are_compared_with_plain_ones_for_real(tmp_path):
     from bench.layouts import requantized
     from docqa.config import Settings, resolve_model_path
 
-    q4_0 = requantized(resolve_model_path(Settings(home=tmp_path)), tmp_path)
+    q4_0 = requantized(resolve_model_path(Settings(home=tmp_path, model=READER)), tmp_path)
     choice = probe(q4_0, threads=2)
     if "avx2" in llama_runtime.cpu_info().features:
         assert "CPU_REPACK" in choice.buffers or "AMX" in choice.buffers
@@ -252,7 +253,7 @@ def test_a_model_is_loaded_plain_where_the_extra_child_crashed(children, tmp_pat
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     children(extra=script("crash"), plain="real")
-    llm = LlamaCppLLM(resolve_model_path(Settings(home=tmp_path)), n_ctx=1024)
+    llm = LlamaCppLLM(resolve_model_path(Settings(home=tmp_path, model=READER)), n_ctx=1024)
     llm.load()
     assert llm.engine.runtime.extra_buffers is False
     assert llm.engine.llm.model_params.use_extra_bufts is False

@@ -12,6 +12,7 @@ from docqa import models
 from docqa.config import Settings, resolve_model_path
 from docqa.errors import ModelError
 from tests.cli import invoke
+from tests.conftest import READER
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 333]
 
@@ -122,7 +123,7 @@ def test_models_command_lists_installed_models(parted, tmp_path, monkeypatch):
         2037,
     )
     assert not rows["smollm2-135m"]["installed"]  # outside tests marked models: hidden
-    assert rows[models.DEFAULT_MODEL]["selected"] and rows[models.DEFAULT_MODEL]["default"]
+    assert rows[READER]["selected"] and rows[models.DEFAULT_MODEL]["default"]  # DOCQA_MODEL
     verified = json.loads(invoke("models", "--verify", "--json", "--model", "tiny").stdout)
     tiny = {r["name"]: r for r in verified["models"]}["tiny"]
     assert tiny["verified"] and tiny["joined"] and tiny["selected"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from docqa.cli import app
 from docqa.flows.reply import ANSWER_PATTERN, MAX_CITATIONS
-from tests.conftest import REPO
+from tests.conftest import READER, REPO
 
 pytestmark = pytest.mark.models
 runner = CliRunner()
@@ -318,7 +318,7 @@ def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
     from docqa.adapters.llama_engine import LlamaEngine
     from docqa.config import load_settings, resolve_model_path
 
-    path = resolve_model_path(load_settings(home=tmp_path))
+    path = resolve_model_path(load_settings(home=tmp_path, model=READER))
     built = LlamaEngine(path, tables_dir=tmp_path / "tables")
     read = LlamaEngine(path, tables_dir=tmp_path / "tables")
     assert built.token_bytes == [built.detokenize([t]) for t in range(built.n_vocab)]
@@ -332,3 +332,26 @@ def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
     assert [mine.is_special_token(t) for t in tokens] == [
         theirs.is_special_token(t) for t in tokens
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "What is the name of the key enzyme that fixes carbon dioxide in the Calvin cycle?",
+            "RuBisCO",
+        ),
+        ("Which aircraft carrier recovered the Apollo 11 crew after splashdown?", "USS Hornet"),
+    ],
+)
+def test_the_default_reader_answers_sample_questions(corpus, question, expected):
+    """The default reader (not the fast one the other tests run), by name: the answer holds
+    the expected fact, is grounded, and cites the document that holds it."""
+    from docqa.models import DEFAULT_MODEL
+
+    docs, home, _ = corpus
+    result = invoke(home, "ask", question, "--model", DEFAULT_MODEL, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "grounded" and expected.lower() in data["answer"].lower()
+    assert data["model"] == "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"

@@ -14,6 +14,7 @@ from docqa.adapters.remote import ChatFormat, RemoteLLM
 from docqa.errors import GenerationError, ModelError, TemplateError
 from docqa.guide.gbnf import regex_rule, slot_grammar
 from docqa.guide.slots import make_slot
+from tests.conftest import READER
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
@@ -209,7 +210,7 @@ def parses():
     from docqa.components import resolve_model_path
     from docqa.config import load_settings
 
-    path = resolve_model_path(load_settings(env={}))
+    path = resolve_model_path(load_settings(env={}, model=READER))
     with _quiet_stderr():
         model = llama_cpp.Llama(str(path), vocab_only=True, verbose=False, n_ctx=512)
 

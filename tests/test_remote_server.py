@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from tests.cli import run_docqa as docqa
-from tests.conftest import SAMPLE_DOCS
+from tests.conftest import READER, SAMPLE_DOCS
 
 pytestmark = pytest.mark.models
 
@@ -28,7 +28,7 @@ def server(tmp_path_factory):
     from docqa.components import resolve_model_path
     from docqa.config import load_settings
 
-    model = resolve_model_path(load_settings(home=tmp_path_factory.mktemp("h")))
+    model = resolve_model_path(load_settings(home=tmp_path_factory.mktemp("h"), model=READER))
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")  # noqa: SIM115
     try:
         proc, url = start(model, None, log)
