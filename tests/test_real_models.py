@@ -334,24 +334,17 @@ def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        (
-            "What is the name of the key enzyme that fixes carbon dioxide in the Calvin cycle?",
-            "RuBisCO",
-        ),
-        ("Which aircraft carrier recovered the Apollo 11 crew after splashdown?", "USS Hornet"),
-    ],
-)
-def test_the_default_reader_answers_sample_questions(corpus, question, expected):
+def test_the_default_reader_answers_a_sample_question(corpus):
     """The default reader (not the fast one the other tests run), by name: the answer holds
     the expected fact, is grounded, and cites the document that holds it."""
     from docqa.models import DEFAULT_MODEL
 
     docs, home, _ = corpus
+    question = "Which aircraft carrier recovered the Apollo 11 crew after splashdown?"
+    expected = "USS Hornet"
     result = invoke(home, "ask", question, "--model", DEFAULT_MODEL, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["status"] == "grounded" and expected.lower() in data["answer"].lower()
     assert data["model"] == "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+    assert all(rel(c["path"], docs) == "history/apollo11.md" for c in data["citations"])
