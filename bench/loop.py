@@ -52,6 +52,8 @@ def main() -> None:
         choices=["canonical", "model"],
         help="how forced text is tokenized (docqa.toml grammar_forcing); give both to compare",
     )
+    ap.add_argument("--model", help="reader model: a name from `docqa models`, or a GGUF path")
+    ap.add_argument("--context-tokens", type=int, help="the reader's context budget")
     args = ap.parse_args()
     modes = args.mode or ["generative", "extractive"]
     forcings = args.grammar_forcing or ["canonical"]
@@ -60,6 +62,7 @@ def main() -> None:
     refusable = [q for q in questions if not q["answerable"]][:: args.every]
     docs = REPO / "sample_docs"
     subset = "" if args.every == 1 else f", every {args.every}th of each kind"
+    subset += f"; model {args.model or 'default'}"
 
     rows = [
         f"Questions: {len(answerable)} answerable by one document, {len(refusable)} by none "
@@ -74,11 +77,16 @@ def main() -> None:
         "",
         "| mode | final answer from (initial / rewrite / extractive / not found) | first "
         "attempts rejected for: invented facts / no similar source sentence / citations / "
-        "refused or off the question | validation s per attempt (median) |",
+        "not an answer / refused or off the question | validation s per attempt (median) |",
         "|---|---|---|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        by_forcing = {f: Components(Settings(home=Path(tmp), grammar_forcing=f)) for f in forcings}
+        chosen = {"model": args.model} if args.model else {}
+        if args.context_tokens is not None:
+            chosen["context_tokens"] = args.context_tokens
+        by_forcing = {
+            f: Components(Settings(home=Path(tmp), grammar_forcing=f, **chosen)) for f in forcings
+        }
         comps = by_forcing[forcings[0]]
         ingest([docs], store=comps.store, embedder=comps.document_embedder, index=comps.index)
         t0 = time.perf_counter()
@@ -174,7 +182,13 @@ def main() -> None:
 
 
 FINALS = ("initial", "rewrite", "extractive", "not found")
-REASONS = ("invented facts", "no similar sentence", "citations", "refused or off the question")
+REASONS = (
+    "invented facts",
+    "no similar sentence",
+    "citations",
+    "not an answer",
+    "refused or off the question",
+)
 
 
 def _why(attempt) -> str:
@@ -184,7 +198,9 @@ def _why(attempt) -> str:
         if any(s.missing for s in attempt.grounding.unsupported()):
             return "invented facts"
         return "no similar sentence"
-    return "citations" if "citations" in failed else "refused or off the question"
+    if "citations" in failed:
+        return "citations"
+    return "not an answer" if "answers" in failed else "refused or off the question"
 
 
 if __name__ == "__main__":
