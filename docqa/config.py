@@ -41,7 +41,7 @@ class Settings:
     document_weight: float = 0.3
     # about how many tokens of the retrieved sources the reader sees: the sentences that best
     # match the question, with their neighbours (docqa.flows.context); 0: the k chunks whole
-    context_tokens: int = 400
+    context_tokens: int = 200
     chunk_tokens: int = 256  # hard limit, the embedder's window (special tokens included)
     chunk_overlap: int = 32
     max_file_mb: float = 100.0  # larger files are refused (each named) instead of read whole

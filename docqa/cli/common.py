@@ -94,7 +94,7 @@ ContextOpt = Annotated[
         "--context-tokens",
         help="About how many tokens of the sources the model reads: the sentences that best "
         "match the question, with their neighbours; 0 shows the retrieved chunks whole "
-        "[default: 400].",
+        "[default: 200].",
         min=0,
         max=100_000,
         show_default=False,

@@ -26,7 +26,7 @@ import numpy as np
 from docqa.flows.groundedness import sentence_spans
 from docqa.records import Hit, PassageVectors
 
-DEFAULT_BUDGET = 400  # tokens of sources the reader sees (settings `context_tokens`)
+DEFAULT_BUDGET = 200  # tokens of sources the reader sees (settings `context_tokens`)
 CHARS_PER_TOKEN = 4  # English prose in the readers' tokenizers; code and numbers run lower
 NEIGHBOURS = 1  # sentences shown on each side of a chosen one
 FIRST_SHARE = 0.6  # of the budget, spent on the best sentences alone before any neighbour
