@@ -228,7 +228,9 @@ WHAT = "What is the Eiffel Tower?"
 def test_chat_over_a_pipe(ingested, fakes):
     _, llm = fakes
     lines = [WHAT, "/sources", "", "When was it inaugurated?", "/history", "/quit", "Ignored?"]
-    result = invoke("chat", "--session", "c1", "--json", input="\n".join(lines) + "\n")
+    result = invoke(
+        "chat", "--session", "c1", "--json", "--context-tokens", "0", input="\n".join(lines) + "\n"
+    )
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in result.stdout.splitlines()]
     first, sources, second, history = out

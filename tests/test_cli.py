@@ -111,7 +111,8 @@ def test_search_stdin_one_json_object_per_line(ingested, fakes):
 
 def test_ask_json_contract_and_record(ingested, fakes):
     _, llm = fakes
-    result = invoke("ask", "What is the Eiffel Tower?", "--json")
+    # every retrieved chunk shown whole (--context-tokens 0): the schema allows all five
+    result = invoke("ask", "What is the Eiffel Tower?", "--json", "--context-tokens", "0")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     # the fake model copies the sentence of source [1] nearest the question: grounded at once
@@ -202,7 +203,10 @@ def test_ask_template_from_a_path(ingested, fakes, tmp_path):
         "A: {{ gen('answer', stop='\\n') }} C: {{ gen('citations', regex='[1-5]') }}"
     )
     llm.reply = lambda prompt, slot: {"answer": "Gustave Eiffel", "citations": "2"}[slot.name]
-    result = invoke("ask", "Who built it?", "--template", tpl, "--json", "--max-attempts", "1")
+    result = invoke(
+        "ask", "Who built it?", "--template", tpl, "--json", "--max-attempts", "1",
+        "--context-tokens", "0",
+    )  # fmt: skip
     data = json.loads(result.stdout)
     assert llm.prompts[0] == "Q: Who built it? (5 sources) A: "
     assert llm.prompts[1] == "Q: Who built it? (5 sources) A: Gustave Eiffel C: "
