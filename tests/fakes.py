@@ -67,10 +67,6 @@ def source_texts(prompt: str) -> dict[int, str]:
     return {int(m.group(1)): m.group(2) for m in _SOURCE.finditer(last + "\n")}
 
 
-def first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+|\n+", text.strip())[0]
-
-
 def best_sentence(text: str, question: str) -> str:
     """The sentence of `text` sharing the most words with the question (the first of ties)."""
     asked = set(re.findall(r"\w+", question.lower()))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,6 @@ class Excerpt:
 
     hit: Hit
     text: str  # the chosen sentences, in order, with GAP between runs
-    spans: tuple[tuple[int, int], ...]  # the chosen sentences' spans in hit.text
 
 
 def words(text: str) -> set[str]:
@@ -63,7 +62,7 @@ def focus(
 ) -> list[Excerpt]:
     """The excerpts of `hits` within about `budget` tokens (0: every hit whole)."""
     if budget <= 0:
-        return [Excerpt(h, h.text, ((0, len(h.text)),)) for h in hits]
+        return [Excerpt(h, h.text) for h in hits]
     q = np.asarray(question_vector, dtype=np.float32)
     asked = words(question)
     scored: list[tuple[float, int, int]] = []  # (score, hit index, sentence index)
@@ -125,7 +124,7 @@ def focus(
             text = GAP.strip() + " " + text
         if picked[-1] < len(spans_of[h_i]) - 1:
             text = text + " " + GAP.strip()
-        out.append(Excerpt(hit, text, tuple(spans)))
+        out.append(Excerpt(hit, text))
     return out
 
 
@@ -158,8 +157,3 @@ def sentence_units(text: str, passage: PassageVectors) -> list[tuple[int, int]]:
 def shown(excerpts: Sequence[Excerpt]) -> tuple[Hit, ...]:
     """The hits of the excerpts, in order (the sources the reader was shown)."""
     return tuple(e.hit for e in excerpts)
-
-
-def with_text(excerpt: Excerpt) -> Hit:
-    """The excerpt's hit with the excerpt as its text (what the prompt shows)."""
-    return replace(excerpt.hit, text=excerpt.text)
