@@ -5,7 +5,6 @@ Only this module (and the CLI) reads the environment; flows receive a finished S
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
@@ -155,14 +154,6 @@ def load_settings(
     return settings
 
 
-def _package_dir(package: str) -> Path | None:
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def models_dir(settings: Settings) -> Path:
     """Where reader models joined from their packages' parts are kept."""
     if settings.model_dir is not None:
@@ -202,7 +193,9 @@ def resolve_embedder_path(settings: Settings) -> Path:
                 "(from --embedder or DOCQA_EMBEDDER)"
             )
         return path
-    pkg = _package_dir(DEFAULT_EMBEDDER_PACKAGE)
+    from docqa.models import package_dir
+
+    pkg = package_dir(DEFAULT_EMBEDDER_PACKAGE)
     if pkg is None or not (pkg / "model").is_dir():
         where = pkg / "model" if pkg else f"the Python package {DEFAULT_EMBEDDER_PACKAGE}"
         raise ModelError(

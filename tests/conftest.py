@@ -43,16 +43,13 @@ def pytest_runtest_setup(item):
     or language model fails with "not found", so `pytest -m "not models"` needs neither."""
     from docqa import config, models
 
-    real = _REAL_PACKAGE_DIR.setdefault("f", config._package_dir)
-    real_model = _REAL_PACKAGE_DIR.setdefault("m", models.package_dir)
+    real = _REAL_PACKAGE_DIR.setdefault("m", models.package_dir)
     if item.get_closest_marker("models"):
-        config._package_dir = real
-        models.package_dir = real_model
+        models.package_dir = real
     else:
         hidden = {config.DEFAULT_EMBEDDER_PACKAGE}
         hidden |= {part.module for spec in models.MODELS.values() for part in spec.parts}
-        config._package_dir = lambda p: None if p in hidden else real(p)
-        models.package_dir = lambda p: None if p in hidden else real_model(p)
+        models.package_dir = lambda p: None if p in hidden else real(p)
 
 
 _REAL_PACKAGE_DIR: dict = {}
