@@ -126,6 +126,8 @@ class _Loop:
     flags: dict = field(default_factory=dict)  # the inline guards' verdicts
     outlier: float | None = None  # the question's outlier score
     prompts: dict[int, str] = field(default_factory=dict)  # each attempt's prompt
+    # the sentence vectors of chunks already read from the store, for the attempts after
+    stored: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -221,6 +223,13 @@ class _Loop:
         self.timings["retrieve"] += found.timings["retrieve"]
         return found
 
+    def passages(self, ids: list[int]) -> dict:
+        """The stored sentence vectors of these chunks, each read once per question."""
+        missing = [i for i in ids if i not in self.stored]
+        if missing:
+            self.stored.update(self.store.corpus.passage_vectors(missing))
+        return {i: self.stored[i] for i in ids if i in self.stored}
+
     def generated(self, result) -> None:
         for key, value in result.tokens.items():
             known = self.tokens.get(key, 0)
@@ -256,7 +265,7 @@ class _Loop:
         program = load_program(template)
         extracts = options.mode.candidates_for(template)
         budget = DEFAULT_BUDGET if options.context_tokens is None else options.context_tokens
-        passages = self.store.corpus.passage_vectors([h.chunk_id for h in found.hits])
+        passages = self.passages([h.chunk_id for h in found.hits])
         excerpts = focus(
             found.hits,
             # a follow-up's words are read with the turns before it ("when was it built?")
