@@ -109,8 +109,9 @@ QWEN_15B = ModelSpec(
     extra="reader-1-5b",
 )
 MODELS = {m.name: m for m in (SMOLLM2, QWEN_05B, QWEN_15B)}
-# the default reader: the one that answers right most often within the latency goals on a
-# 2-core CPU (BENCHMARKS.md, "Reader models on a real question set")
+# the default reader: the 1.5B answers right more often but prefills at about a third of the
+# 0.5B's speed on a 2-core CPU; neither meets issue 18's latency goals there (BENCHMARKS.md,
+# "Reader models on a real question set", `python bench/readers.py`)
 DEFAULT_MODEL = QWEN_05B.name
 
 
