@@ -42,6 +42,7 @@ def candidates(
     q = np.asarray(question_vector, dtype=np.float32)
     scored: dict[str, tuple[float, int]] = {}  # sentence -> (similarity, source number)
     fresh: list[tuple[int, str]] = []
+    queued: set[str] = set()
     for n, hit in enumerate(hits, start=1):
         passage = (passages or {}).get(hit.chunk_id)
         if passage is not None and passage.sentences is not None and len(passage.spans):
@@ -52,7 +53,8 @@ def candidates(
                     scored[text] = (float(sim), n)
         else:
             for s in sentences(hit.text):
-                if s not in scored and all(s != f for _, f in fresh):
+                if s not in scored and s not in queued:
+                    queued.add(s)
                     fresh.append((n, s))
     if fresh:
         vectors = embedder.embed([s for _, s in fresh])
