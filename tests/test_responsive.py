@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.flows.responsive import expected_kind, problems
+from docqa.flows.responsive import expected_kind, problems, tidy
 
 
 @pytest.mark.parametrize(
@@ -112,3 +112,57 @@ def test_an_answer_flagged_unanswerable_is_judged_by_the_checks():
     assert parse_reply(refusal) == ("The documents do not say.", False, [])
     hedged = {"answer": "The sources do not mention it.", "citations": [], "answerable": False}
     assert parse_reply(hedged) == ("The sources do not mention it.", False, [])
+
+
+CUT = (
+    "To empty a table and reset its identity counters, use TRUNCATE ... RESTART IDENTITY. "
+    "For example, TRUNCATE bigtable, fattable RESTART IDENTITY; then truncate the table "
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "See Section 28.4.2 for details.",
+        "See also Chapter 5.",
+        "Refer to Table 9.3 for the operators.",
+    ],
+)
+def test_a_bare_cross_reference_is_not_an_answer(answer):
+    assert problems("How do I watch an index build's progress?", answer) == [
+        "it only points to another part of the documents"
+    ]
+
+
+def test_a_sentence_that_names_a_file_to_see_is_not_a_cross_reference():
+    assert problems("Which file holds the rules?", "See the pg_hba.conf file for the rules.") == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "tidied"),
+    [
+        # cut off at the length limit: the unfinished sentence goes, the complete one stays
+        (
+            (CUT + "othertable and cascade to any tables that reference it" * 9)[:300],
+            "To empty a table and reset its identity counters, use TRUNCATE ... RESTART IDENTITY.",
+        ),
+        # a sentence said again word for word (a decoding loop) is said once
+        (
+            "Use REINDEX CONCURRENTLY. It is invoked with the CONCURRENTLY option. It is "
+            "invoked with the CONCURRENTLY option.",
+            "Use REINDEX CONCURRENTLY. It is invoked with the CONCURRENTLY option.",
+        ),
+        # nothing to mend: the answer is kept as it is, even a fragment with no sentence end
+        ("The answer is 1600.", "The answer is 1600."),
+        ("ssl_min_protocol_version", "ssl_min_protocol_version"),
+        ("x" * 299, "x" * 299),  # cut off, but no complete sentence to keep: left to problems
+    ],
+)
+def test_tidy_drops_repeated_sentences_and_the_cut_off_tail(answer, tidied):
+    assert tidy(answer, 300) == tidied
+
+
+def test_a_tidied_answer_is_no_longer_cut_off():
+    answer = (CUT + "othertable and cascade to any tables that reference it" * 9)[:300]
+    assert "it is cut off" in problems("How do I empty a table?", answer, 300)
+    assert problems("How do I empty a table?", tidy(answer, 300), 300) == []

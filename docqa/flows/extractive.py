@@ -2,7 +2,10 @@
 each tagged with its source, so every word of the answer is in the documents.
 
 Candidate sentences are cut from the retrieved chunks and the ones closest to the question
-(by the embedder) are offered; a last choice says the documents do not answer.
+(by the embedder) are offered; a last choice says the documents do not answer. A chunk's own
+headings ("26.3.3.1. Backing Up the Data Directory") and bare cross-references ("See Section
+38.17.2 for more information.") are never offered: they name where an answer is, not what it
+is, and a small model picked them often (bench/checks.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 import numpy as np
 
 from docqa.flows import context
+from docqa.flows.responsive import points_elsewhere
 from docqa.ingest.passages import sentence_spans
 from docqa.records import Hit, PassageVectors
 
@@ -60,13 +64,38 @@ def candidates(
         vectors = embedder.embed([s for _, s in fresh])
         for (n, s), sim in zip(fresh, vectors @ q, strict=True):
             scored.setdefault(s, (float(sim), n))
-    order = sorted(scored.items(), key=lambda kv: -kv[1][0])
+    headings = {n: heading_names(hit.heading) for n, hit in enumerate(hits, start=1)}
+    order = sorted(
+        (
+            (s, v)
+            for s, v in scored.items()
+            if _key(s) not in headings[v[1]] and not points_elsewhere(s)
+        ),
+        key=lambda kv: -kv[1][0],
+    )
     if shown is not None:
         visible = [(s, v) for s, v in order if s in " ".join(shown[v[1] - 1].split())]
         if len(visible) >= MIN_SHOWN:
             order = visible
     order = order[:MAX_CANDIDATES]
     return [f"[{n}] {s}" for s, (_, n) in order] + [f"[0] {NOT_FOUND}"]
+
+
+def heading_names(heading: str) -> set[str]:
+    """Each heading of a chunk's heading path ("A > B · A > C"), with and without its section
+    number, as `_key` writes a sentence."""
+    names = set()
+    for part in re.split(r" > | · ", heading):
+        if part.strip():
+            names |= {_key(part), _key(_NUMBERED.sub("", part))}
+    return names
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+_NUMBERED = re.compile(r"^\s*(?:[A-Z]\.)?\d+(?:\.\d+)*\.?\s+")
 
 
 def reply_from_choice(choice: str) -> dict:

@@ -9,10 +9,17 @@ An answer is not an answer when it
   "No" included: the sources cannot confirm it);
 - repeats itself ("built on internally on internally"), or is cut off (it ends on a word
   that cannot end a sentence, or at the length limit);
-- says, in an answer marked answerable, that the sources do not answer.
+- says, in an answer marked answerable, that the sources do not answer, or only points to
+  another part of them ("See Section 28.4.2 for details.").
 
 Each rule is plain text matching, cheap on any machine; `problems` returns the reasons, none
 for an answer that passes.
+
+Before the rules, `tidy` mends the two faults of a small model's reply that lose nothing by
+mending: a sentence said again word for word is dropped, and an answer cut off at the length
+limit keeps its complete sentences ("... use the TRUNCATE command. For example, TRUNCATE
+bigtable, fattable RESTART IDENTITY; Truncate the table othertable, and" keeps its first
+sentence). What is left is judged like any answer.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import re
 
 from docqa.flows.context import words
+from docqa.flows.groundedness import sentence_spans
 
 MONTHS = (
     "january february march april may june july august september october november december "
@@ -69,6 +77,17 @@ _DANGLING = frozenset(
 
 
 _BARE = frozenset({"yes", "no"})
+_POINTER = re.compile(
+    r"^\s*(?:see|refer to)\s+(?:also\s+)?(?:section|chapter|appendix|part|table|figure)\s+"
+    r"[\w.-]*\w(?:\s+(?:for|and|in|on)\b[^.]{0,40})?\.?\s*$",
+    re.I,
+)
+
+
+def points_elsewhere(text: str) -> bool:
+    """Whether an answer only sends the reader to another part of the documents ("See
+    Section 28.4.2 for details.")."""
+    return bool(_POINTER.match(text))
 
 
 def refuses(answer: str) -> bool:
@@ -128,12 +147,31 @@ def cut_off(answer: str, limit: int) -> bool:
     return last[0].lower() in _DANGLING or text.endswith((",", ";", ":", "-", "("))
 
 
+def tidy(answer: str, limit: int) -> str:
+    """The answer without sentences said twice, and, when it is cut off, without the sentence
+    the cut left unfinished (an answer with no complete sentence stays as it is)."""
+    spans = sentence_spans(answer)
+    kept, seen = [], set()
+    for a, b in spans:
+        key = " ".join(_TOKEN.findall(answer[a:b].lower()))
+        if key not in seen:
+            seen.add(key)
+            kept.append((a, b))
+    if len(kept) > 1 and cut_off(answer, limit):
+        kept = kept[:-1]
+    if len(kept) == len(spans):
+        return answer
+    return " ".join(answer[a:b] for a, b in kept)
+
+
 def problems(question: str, answer: str, limit: int = 300) -> list[str]:
     """Why `answer` does not answer `question` (empty when it does, as far as these rules
     can tell)."""
     out = []
     if refuses(answer):
         out.append("it says the sources do not answer")
+    if points_elsewhere(answer):
+        out.append("it only points to another part of the documents")
     kind = expected_kind(question)
     if kind is not None and not holds_kind(kind, question, answer):
         what = {"time": "a year, date or version", "number": "a number", "name": "a name"}
