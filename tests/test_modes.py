@@ -10,10 +10,9 @@ from docqa.flows.modes import EXTRACTIVE, GENERATIVE, MODES, mode_named
 
 
 def test_each_mode_plans_its_attempts_cut_to_the_maximum():
-    assert GENERATIVE.plan(3) == ["initial", "rewrite", "extractive"]
-    assert GENERATIVE.plan(2) == ["initial", "rewrite"]
-    assert GENERATIVE.plan(10) == ["initial", "rewrite", "extractive"]
-    assert EXTRACTIVE.plan(3) == ["initial", "rewrite"]  # it extracts every time: no fallback
+    # no extractive fallback after the generative attempts (measured: bench/checks.py)
+    assert GENERATIVE.plan(3) == GENERATIVE.plan(10) == ["initial", "rewrite"]
+    assert EXTRACTIVE.plan(3) == ["initial", "rewrite"]
     assert GENERATIVE.plan(0) == EXTRACTIVE.plan(1) == ["initial"]
 
 
@@ -23,9 +22,6 @@ def test_the_template_is_the_given_one_else_the_modes_else_the_configured_one():
     assert GENERATIVE.template_of("mine.j2", "terse") == "mine.j2"
     assert EXTRACTIVE.template_of(None, "terse") == "extractive"
     assert EXTRACTIVE.template_of("mine.j2", "terse") == "mine.j2"
-    # an attempt's template: the ask's, except the extractive fallback
-    assert GENERATIVE.template_for("rewrite", "terse") == "terse"
-    assert GENERATIVE.template_for("extractive", "terse") == "extractive"
     # who gets sentences to choose from
     assert EXTRACTIVE.candidates_for("mine.j2") and GENERATIVE.candidates_for("extractive")
     assert not GENERATIVE.candidates_for("qa")

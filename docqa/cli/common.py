@@ -117,7 +117,7 @@ MaxAttemptsOpt = Annotated[
     typer.Option(
         "--max-attempts",
         help="Answers are checked (citations, grounding, relevance); a rejected one is tried "
-        "again with a rewritten query, then extractively, up to this many attempts.",
+        "again with a rewritten query, up to this many attempts.",
         min=1,
         max=10,
     ),

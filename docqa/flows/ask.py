@@ -29,7 +29,15 @@ from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
 from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
 from docqa.flows.modes import GENERATIVE, Mode, mode_named
-from docqa.flows.reply import MAX_CITATIONS, REPLY_TOKENS, answer_schema, parse_reply, reply_of
+from docqa.flows.reply import (
+    MAX_ANSWER_CHARS,
+    MAX_CITATIONS,
+    REPLY_TOKENS,
+    answer_schema,
+    parse_reply,
+    reply_of,
+)
+from docqa.flows.responsive import tidy
 from docqa.flows.retrieve import Ranking, clean_question, retrieve
 from docqa.flows.validate import validate
 from docqa.journal import (
@@ -261,7 +269,7 @@ class _Loop:
         """Prompt, generate and validate once; returns the attempt and its prompt."""
         started = time.perf_counter()
         options = self.options
-        template = options.mode.template_for(strategy, options.main_template)
+        template = options.main_template
         program = load_program(template)
         extracts = options.mode.candidates_for(template)
         budget = DEFAULT_BUDGET if options.context_tokens is None else options.context_tokens
@@ -298,6 +306,7 @@ class _Loop:
         self.rec.step(prompt, result.timings["template"])
         self.rec.step(Generate(n, result.tokens, fills_json(result)), result.timings["generate"])
         answer, answerable, numbers = parse_reply(reply_of(result))
+        answer = tidy(answer, MAX_ANSWER_CHARS)  # a sentence said twice, a cut-off tail
         t = time.perf_counter()
         verdicts, grounding, numbers = validate(
             question=self.question,
