@@ -128,3 +128,20 @@ def test_models_command_lists_installed_models(parted, tmp_path, monkeypatch):
     tiny = {r["name"]: r for r in verified["models"]}["tiny"]
     assert tiny["verified"] and tiny["joined"] and tiny["selected"]
     assert Path(tiny["path"]).read_bytes() == b"".join(PARTS)
+
+
+def test_each_models_packages_are_pinned_where_its_install_hint_says():
+    """The default reader's parts are default dependencies; another model's are in the extra
+    its error message tells the user to install, pinned to the versions the registry checks."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())[
+        "project"
+    ]
+    for spec in models.MODELS.values():
+        pins = {p.requirement for p in spec.parts}
+        if spec.name == models.DEFAULT_MODEL or spec.extra is None:
+            assert pins <= set(project["dependencies"]), spec.name
+        else:
+            assert pins <= set(project["optional-dependencies"][spec.extra]), spec.name
+    assert models.MODELS[models.DEFAULT_MODEL].extra is None
