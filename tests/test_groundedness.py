@@ -94,6 +94,17 @@ def test_unrelated_sentence_and_invented_fact_are_unsupported(pool):
     assert tower.missing == ("1901",) and "not in the sources: 1901" in tower.reason()
 
 
+def test_a_name_the_question_gave_is_not_an_invented_fact(pool):
+    answer = "The Eiffel Tower in Paris was inaugurated in March 1889."
+    sources = [(1, "eiffel.txt", SOURCE)]
+    [alone] = check(answer, sources, FakeEmbedder(), pool).sentences
+    assert (alone.supported, alone.missing) == (False, ("Paris",))
+    [given] = check(
+        answer, sources, FakeEmbedder(), pool, given="When did the tower in Paris open?"
+    ).sentences
+    assert (given.supported, given.how, given.missing) == (True, "semantic", ())
+
+
 def test_the_cited_documents_own_sentences_are_left_out_of_the_null(pool):
     # a pool made only of the cited document cannot calibrate anything
     own = build_pool([("eiffel.txt", SOURCE)] * 10, FakeEmbedder())

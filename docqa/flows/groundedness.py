@@ -199,9 +199,13 @@ def check(
     sources: Sequence[tuple[int, str, str]],
     embedder,
     pool: NullPool,
+    given: str = "",
 ) -> Grounding:
     """Support of each sentence of `answer` by `sources`: (source number, document path,
-    text) for each cited source."""
+    text) for each cited source. `given` is text the model was shown besides the sources'
+    sentences (the question, the sources' titles and headings): a name or number it holds is
+    not a fact the answer invented ("Oracle's NVL or MySQL's IFNULL is COALESCE", asked
+    about NVL and IFNULL)."""
     claims = split_sentences(answer)
     if not claims:
         return Grounding()
@@ -231,7 +235,7 @@ def check(
             score, (source, nearest) = float(source_vecs[best] @ vec), source_sents[best]
         else:
             score, source, nearest = 0.0, None, ""
-        missing = tuple(missing_facts(claim, joined))
+        missing = tuple(missing_facts(claim, f"{joined}\n{given}" if given else joined))
         threshold = p = None
         if len(null_vecs) >= MIN_POOL and source_sents:
             null = null_maxima(null_vecs @ vec, len(source_sents), claim)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +49,10 @@ def validate(
     shown = len(hits)
     bad = [n for n in citations if not 1 <= n <= shown]
     sources = [(n, h.path, h.text) for n, h in enumerate(hits, start=1)]
-    grounding = check(answer, sources, embedder, pool) if answerable else Grounding()
+    shown_too = "\n".join([question, *(f"{Path(h.path).name} {h.heading}" for h in hits)])
+    grounding = (
+        check(answer, sources, embedder, pool, given=shown_too) if answerable else Grounding()
+    )
     supporting = tuple(
         dict.fromkeys(s.source for s in grounding.sentences if s.supported and s.source is not None)
     )
