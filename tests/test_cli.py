@@ -354,7 +354,7 @@ def test_ask_with_beams_takes_the_most_likely_reply(ingested, fakes):
     assert data["answer"] == LATTICE and [c["n"] for c in data["citations"]] == [1]
 
 
-def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
+def test_the_extractive_template_offers_only_source_sentences(ingested, fakes):
     _, llm = fakes
 
     def choose(prompt, slot):
@@ -364,7 +364,7 @@ def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
     llm.reply = choose
     data = json.loads(
         invoke(
-            "ask", "When was the Eiffel Tower inaugurated?", "--mode", "extractive", "--json"
+            "ask", "When was the Eiffel Tower inaugurated?", "--template", "extractive", "--json"
         ).stdout
     )
     slot = llm.slots[0]
@@ -379,15 +379,38 @@ def test_extractive_mode_offers_only_source_sentences(ingested, fakes):
     assert "1889" in data["answer"]
 
 
+def test_extractive_mode_answers_with_the_source_sentence_behind_the_models_answer(ingested, fakes):
+    from tests.fakes import copy_reply
+
+    _, llm = fakes
+    written = {"answer": "It was inaugurated on 31 March 1889.", "citations": []}
+    written["answerable"] = True
+    llm.reply = lambda prompt, slot: written if slot.name == "reply" else copy_reply(prompt, slot)
+    data = json.loads(
+        invoke(
+            "ask", "When was the Eiffel Tower inaugurated?", "--mode", "extractive", "--json"
+        ).stdout
+    )
+    # the model wrote a paraphrase; the answer is the source's own sentence, cited
+    assert data["status"] == "grounded" and data["template"] == "qa"
+    assert data["answer"] == (
+        "The tower was completed in March 1889 and was inaugurated on 31 March 1889, when "
+        "Eiffel climbed to the top and raised the French flag."
+    )
+    [citation] = data["citations"]
+    assert data["answer"] in citation["text"] and citation["path"].endswith("eiffel_tower.txt")
+    assert data["grounding"]["sentences"][0]["how"] == "verbatim"
+
+
 def test_extractive_not_found_choice(ingested, fakes):
     _, llm = fakes
     llm.reply = lambda prompt, slot: slot.choices[-1] if slot.choices else "football 1998"
     data = json.loads(
-        invoke("ask", "Who won the 1998 World Cup?", "--mode", "extractive", "--json").stdout
+        invoke("ask", "Who won the 1998 World Cup?", "--template", "extractive", "--json").stdout
     )
     assert (data["answerable"], data["citations"], data["status"]) == (False, [], "unanswerable")
     assert data["answer"] == "The documents do not say."
-    # extractive mode tries the question, then a rewrite; never a generative attempt
+    # the question, then a rewrite, both with the template asked for
     assert [a["strategy"] for a in data["attempts"]] == ["initial", "rewrite"]
     assert [a["template"] for a in data["attempts"]] == ["extractive", "extractive"]
     assert data["attempts"][1]["queries"] == ["Who won the 1998 World Cup?", "football 1998"]

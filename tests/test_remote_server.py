@@ -74,7 +74,7 @@ def test_local_and_remote_give_the_same_answer_json(server, home, question):
 def test_extractive_answers_agree_with_canonical_forcing(server, home):
     """A choice among sentences is the same whichever way forced text is tokenized."""
     question = "Which aircraft carrier recovered the Apollo 11 crew after splashdown?"
-    args = ("ask", question, "--json", "--mode", "extractive")
+    args = ("ask", question, "--json", "--template", "extractive")
     assert answer_json(docqa(home, *args, "--llm-url", server)) == answer_json(docqa(home, *args))
 
 

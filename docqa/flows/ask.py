@@ -63,7 +63,7 @@ from docqa.store import Store
 @dataclass(frozen=True)
 class AskOptions:
     k: int = 5
-    template: str | None = None  # None: the mode's (qa, or extractive in extractive mode)
+    template: str | None = None  # None: the configured one (qa by default)
     log: bool = True
     mode: Mode | str = GENERATIVE  # a Mode, or its name
     beams: int = 1
@@ -271,7 +271,7 @@ class _Loop:
         options = self.options
         template = options.main_template
         program = load_program(template)
-        extracts = options.mode.candidates_for(template)
+        extracts = options.mode.candidates_for(template)  # --template extractive
         budget = DEFAULT_BUDGET if options.context_tokens is None else options.context_tokens
         passages = self.passages([h.chunk_id for h in found.hits])
         excerpts = focus(
@@ -318,6 +318,20 @@ class _Loop:
             embedder=self.memo,
             pool=null(),
         )
+        if options.mode.copies and answerable and answer != NOT_FOUND:
+            copied = extractive.copy_of(grounding)
+            if copied and copied != answer:  # judged again: it must answer, as the model's did
+                answer = copied
+                verdicts, grounding, numbers = validate(
+                    question=self.question,
+                    question_vector=found.vector,
+                    answer=answer,
+                    answerable=True,
+                    citations=numbers,
+                    hits=found.hits,
+                    embedder=self.memo,
+                    pool=null(),
+                )
         self.validated = time.perf_counter() - t
         self.timings["validate"] += self.validated
         attempt = Attempt(

@@ -1,7 +1,9 @@
-"""Extractive answers: the model may only choose a sentence copied from the retrieved sources,
-each tagged with its source, so every word of the answer is in the documents.
+"""Extractive answers, every word of them from the documents.
 
-Candidate sentences are cut from the retrieved chunks and the ones closest to the question
+`--mode extractive` answers with the source sentences that support the model's own answer
+(`copy_of`). The extractive template (`--template extractive`) instead lets the model only
+choose one sentence copied from the retrieved sources, each tagged with its source: candidate
+sentences are cut from the retrieved chunks and the ones closest to the question
 (by the embedder) are offered; a last choice says the documents do not answer. A chunk's own
 headings ("26.3.3.1. Backing Up the Data Directory") and bare cross-references ("See Section
 38.17.2 for more information.") are never offered: they name where an answer is, not what it
@@ -17,7 +19,7 @@ import numpy as np
 from docqa.flows import context
 from docqa.flows.responsive import points_elsewhere
 from docqa.ingest.passages import sentence_spans
-from docqa.records import Hit, PassageVectors
+from docqa.records import Grounding, Hit, PassageVectors
 
 NOT_FOUND = "The documents do not say."
 MAX_CANDIDATES = 12
@@ -79,6 +81,18 @@ def candidates(
             order = visible
     order = order[:MAX_CANDIDATES]
     return [f"[{n}] {s}" for s, (_, n) in order] + [f"[0] {NOT_FOUND}"]
+
+
+def copy_of(grounding: Grounding) -> str:
+    """The source sentences that support an answer's sentences, each once, in the answer's
+    order: what an extractive ask answers, every word from the documents ("" when no
+    sentence of the answer is supported)."""
+    kept = dict.fromkeys(
+        s.nearest.strip().removeprefix("...").removesuffix("...").strip()
+        for s in grounding.sentences
+        if s.supported and s.nearest.strip()
+    )
+    return " ".join(k for k in kept if k)
 
 
 def heading_names(heading: str) -> set[str]:
