@@ -121,6 +121,30 @@ CUT = (
 
 
 @pytest.mark.parametrize(
+    ("question", "answer", "why"),
+    [
+        # measured on the PostgreSQL questions: each passed the checks, and each was wrong
+        (
+            "What happens if I issue BEGIN in a transaction, does it nest?",
+            "Yes, it nests.",
+            "a bare yes or no, with nothing the sources can confirm",
+        ),
+        (
+            "How do I generate time-ordered UUID v7 values with the uuidv7() function?",
+            "The uuidv7() function generates time-ordered UUID v7 values.",
+            "it only restates the question",
+        ),
+    ],
+)
+def test_the_question_said_back_in_other_word_forms_is_a_restatement(question, answer, why):
+    assert problems(question, answer) == [why]
+
+
+def test_an_answer_with_one_new_word_is_not_a_restatement():
+    assert problems("Which lock does VACUUM FULL take?", "VACUUM FULL takes an ACCESS lock.") == []
+
+
+@pytest.mark.parametrize(
     "answer",
     [
         "See Section 28.4.2 for details.",

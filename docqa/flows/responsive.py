@@ -5,8 +5,8 @@ An answer is not an answer when it
 - holds no information of the kind the question asks for: a year, date or version for
   "when was" / "what year", a number for "how many" / "what is the maximum number", a name
   for "who";
-- restates the question: it has no word of substance the question lacks (a bare "Yes" or
-  "No" included: the sources cannot confirm it);
+- restates the question: it has no word of substance the question lacks, inflections aside
+  (a bare "Yes" or "No" included: the sources cannot confirm it);
 - repeats itself ("built on internally on internally"), or is cut off (it ends on a word
   that cannot end a sentence, or at the length limit);
 - says, in an answer marked answerable, that the sources do not answer, or only points to
@@ -147,6 +147,20 @@ def cut_off(answer: str, limit: int) -> bool:
     return last[0].lower() in _DANGLING or text.endswith((",", ";", ":", "-", "("))
 
 
+def stems(text: str) -> set[str]:
+    """A text's words of substance, each without its inflection ("generates", "generated" and
+    "generate" are one), so an answer that says the question back in other forms ("Yes, it
+    nests.", asked whether BEGIN nests) is seen to add nothing."""
+    return {_stem(w) for w in words(text)}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "e", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def tidy(answer: str, limit: int) -> str:
     """The answer without sentences said twice, and, when it is cut off, without the sentence
     the cut left unfinished (an answer with no complete sentence stays as it is)."""
@@ -176,7 +190,7 @@ def problems(question: str, answer: str, limit: int = 300) -> list[str]:
     if kind is not None and not holds_kind(kind, question, answer):
         what = {"time": "a year, date or version", "number": "a number", "name": "a name"}
         out.append(f"the question asks for {what[kind]} and the answer holds none")
-    if not words(answer) - words(question) - _BARE:
+    if not stems(answer) - stems(question) - _BARE:
         if words(answer) & _BARE:
             out.append("a bare yes or no, with nothing the sources can confirm")
         else:
