@@ -182,6 +182,27 @@ def test_the_static_prefix_comes_from_the_disk_cache_in_a_new_process(tmp_path):
     assert again.text == cold.text and kv.read_bytes().startswith(b"DOCQAKV1")
 
 
+def test_a_cache_point_whose_last_token_the_prompt_cuts_differently_is_still_cached(tmp_path):
+    """SmolLM2 spells "blue.\n\n" alone with a "\n\n" token, but "\n", "\n" when a word
+    follows (as Qwen merges "\n" into the token before): the point is kept where the two agree,
+    so a new process restores it."""
+    source = (
+        "{{ role('system') }}You are a careful assistant who answers in one short line."
+        "{{ role('user') }}Sources:\n\nThe sky over the sea is blue.\n\n{{ cache_point() }}"
+        "Question: name {{ thing }}.{{ role('assistant') }}"
+        "{{ gen('x', max_tokens=10, stop='\\n') }}"
+    )
+    path = resolve_model_path(Settings(home=None, model=READER))  # type: ignore[arg-type]
+    cold = Program(source, "t").run(
+        LlamaCppLLM(path, n_ctx=2048, cache_dir=tmp_path), {"thing": "a fruit"}
+    )
+    [kv] = list(tmp_path.glob("*.kv"))
+    warm_llm = LlamaCppLLM(path, n_ctx=2048, cache_dir=tmp_path)
+    warm = Program(source, "t").run(warm_llm, {"thing": "a colour"})
+    assert warm_llm.cache.hits == 1 and warm.tokens["cached"] > 20
+    assert cold.tokens["cached"] == 0
+
+
 def test_beam_search_returns_distinct_complete_programs_in_score_order(llm):
     from docqa.guide.beams import run_beams
 

@@ -158,9 +158,9 @@ class Decoder:
             prefixes = (prefixes,)
         points = []
         for prefix in prefixes or ():
-            ptoks = engine.tokenize(prefix)
+            ptoks = _as_in_prompt(engine.tokenize(prefix), tokens)
             longer = not points or len(ptoks) > len(points[-1])
-            if longer and 2 <= len(ptoks) < len(tokens) and tokens[: len(ptoks)] == ptoks:
+            if longer and 2 <= len(ptoks) < len(tokens):
                 points.append(ptoks)
         if not points:
             return 0
@@ -438,3 +438,17 @@ def _decode(engine: LlamaEngine, tokens: list[int]) -> str:
 def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
     hits = [i for i in (text.find(s) for s in stops) if i >= 0]
     return min(hits) if hits else None
+
+
+def _as_in_prompt(ptoks: list[int], tokens: list[int]) -> list[int]:
+    """A cache point's tokens as the whole prompt spells them. The text after a point can
+    change how its last token is cut (Qwen writes "sky.\n" + "\nQuestion" as "sky", ".",
+    "\n\n", where "sky.\n" alone ends in ".\n"): then the point ends where the two agree,
+    which every prompt with the same text before the point shares. [] when they part
+    earlier: the prefix is not the prompt's."""
+    n = 0
+    for a, b in zip(ptoks, tokens, strict=False):
+        if a != b:
+            break
+        n += 1
+    return ptoks if n == len(ptoks) else tokens[:n] if len(ptoks) - n <= 2 else []
