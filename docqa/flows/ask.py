@@ -308,29 +308,23 @@ class _Loop:
         answer, answerable, numbers = parse_reply(reply_of(result))
         answer = tidy(answer, MAX_ANSWER_CHARS)  # a sentence said twice, a cut-off tail
         t = time.perf_counter()
-        verdicts, grounding, numbers = validate(
+        judge = functools.partial(
+            validate,
             question=self.question,
             question_vector=found.vector,
-            answer=answer,
-            answerable=answerable,
-            citations=numbers,
             hits=found.hits,
             embedder=self.memo,
             pool=null(),
+        )
+        verdicts, grounding, numbers = judge(
+            answer=answer, answerable=answerable, citations=numbers
         )
         if options.mode.copies and answerable and answer != NOT_FOUND:
             copied = extractive.copy_of(grounding)
             if copied and copied != answer:  # judged again: it must answer, as the model's did
                 answer = copied
-                verdicts, grounding, numbers = validate(
-                    question=self.question,
-                    question_vector=found.vector,
-                    answer=answer,
-                    answerable=True,
-                    citations=numbers,
-                    hits=found.hits,
-                    embedder=self.memo,
-                    pool=null(),
+                verdicts, grounding, numbers = judge(
+                    answer=answer, answerable=True, citations=numbers
                 )
         self.validated = time.perf_counter() - t
         self.timings["validate"] += self.validated
