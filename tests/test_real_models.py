@@ -341,7 +341,7 @@ def test_vocabulary_tables_read_from_disk_equal_the_ones_built(tmp_path):
 def test_the_default_reader_answers_a_sample_question(corpus):
     """The default reader (not the fast one the other tests run), by name: the answer holds
     the expected fact, is grounded, and cites the document that holds it."""
-    from docqa.models import DEFAULT_MODEL
+    from docqa.models import DEFAULT_MODEL, MODELS
 
     docs, home, _ = corpus
     question = "Which aircraft carrier recovered the Apollo 11 crew after splashdown?"
@@ -350,5 +350,5 @@ def test_the_default_reader_answers_a_sample_question(corpus):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["status"] == "grounded" and expected.lower() in data["answer"].lower()
-    assert data["model"] == "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+    assert data["model"] == MODELS[DEFAULT_MODEL].file == "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf"
     assert all(rel(c["path"], docs) == "history/apollo11.md" for c in data["citations"])
