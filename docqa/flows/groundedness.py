@@ -203,9 +203,7 @@ def check(
 ) -> Grounding:
     """Support of each sentence of `answer` by `sources`: (source number, document path,
     text) for each cited source. `given` is text the model was shown besides the sources'
-    sentences (the question, the sources' titles and headings): a name or number it holds is
-    not a fact the answer invented ("Oracle's NVL or MySQL's IFNULL is COALESCE", asked
-    about NVL and IFNULL)."""
+    sentences (their titles and headings): a name or number it holds is not invented."""
     claims = split_sentences(answer)
     if not claims:
         return Grounding()

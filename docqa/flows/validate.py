@@ -49,7 +49,10 @@ def validate(
     shown = len(hits)
     bad = [n for n in citations if not 1 <= n <= shown]
     sources = [(n, h.path, h.text) for n, h in enumerate(hits, start=1)]
-    shown_too = "\n".join([question, *(f"{Path(h.path).name} {h.heading}" for h in hits)])
+    # not the question: a name only the question holds ("Supabase's free tier") is how an
+    # answer to what the documents do not cover gives itself away (bench/checks.py: with the
+    # question here, 13 of 16 unanswerable dev questions passed, against 4)
+    shown_too = "\n".join(f"{Path(h.path).name} {h.heading}" for h in hits)
     grounding = (
         check(answer, sources, embedder, pool, given=shown_too) if answerable else Grounding()
     )
