@@ -135,6 +135,45 @@ def report(rows: list[dict]) -> list[str]:
                 f"| {mode} | {name} | {len(ok)} | {sum(r['right'] for r in ok)} | "
                 f"{sum(r['right'] for r in asked) - sum(r['right'] for r in ok)} |"
             )
+    return lines + ["", *findings(rows)]
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """What the kept answers say beyond the verdicts: whether the reader was shown the gold
+    answer, whether the source sentences supporting its written answer hold it (what
+    `--mode extractive` answers with), and what the other mode's answer did on the questions
+    whose generative answer was rejected (what a fallback to it would have given)."""
+    from docqa.flows.evaluate import normal
+
+    def holds(r: dict, text: str) -> bool:
+        return any(normal(g) in normal(text) for g in r["gold"])
+
+    gen = {r["id"]: r for r in rows if r["mode"] == "generative"}
+    asked = [r for r in gen.values() if r["gold_answerable"]]
+    if not asked:
+        return []
+    shown = sum(holds(r, " ".join(t for _, _, t in r["shown"])) for r in asked)
+    behind = sum(
+        r["answerable"] and holds(r, " ".join(dict.fromkeys(s[5] for s in r["support"] if s[1])))
+        for r in asked
+    )
+    lines = [
+        f"Generative, answerable questions: the gold answer was in the text the reader was "
+        f"shown for {shown} of {len(asked)}; the source sentences supporting the written "
+        f"answer held it for {behind}, the written answer for {sum(r['right'] for r in asked)}.",
+    ]
+    other = {r["id"]: r for r in rows if r["mode"] == "extractive"}
+    rejected = [r for r in gen.values() if not r["passed"] and r["id"] in other]
+    if rejected:
+        fell = [other[r["id"]] for r in rejected]
+        ok = [x for x in fell if x["gold_answerable"]]
+        trap = [x for x in fell if not x["gold_answerable"]]
+        lines.append(
+            f"On the {len(rejected)} questions whose generative answer was rejected, the "
+            f"extractive answer passed for {sum(x['passed'] for x in ok)} of {len(ok)} "
+            f"answerable ones ({sum(x['passed'] and x['right'] for x in ok)} rightly) and for "
+            f"{sum(x['passed'] for x in trap)} of the {len(trap)} unanswerable ones."
+        )
     return lines
 
 

@@ -16,10 +16,10 @@ The attempts' strategies:
    rejected.
 
 There is no extractive fallback after rejected generative attempts. It was measured
-(bench/checks.py, PostgreSQL dev half, the 0.5B reader): on the 48 questions whose first
-generative answer was rejected, the sentence it chose passed the checks for 18 answerable
-questions, 3 of them rightly, and for 7 of the 13 the manual does not answer. It turned honest
-refusals into wrong answers called grounded.
+(`python bench/checks.py --home DIR --work W --report-only`, PostgreSQL dev half, the 0.5B
+reader): on the 48 questions whose first generative answer was rejected, the sentence it
+chose passed the checks for 18 answerable questions, 3 of them rightly, and for 7 of the 13
+the manual does not answer. It turned honest refusals into wrong answers called grounded.
 """
 
 from __future__ import annotations
