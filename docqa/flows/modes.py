@@ -1,4 +1,4 @@
-"""How an answer is sought: each mode knows its template and its plan of attempts.
+"""How an answer is sought: each mode knows its plan of attempts and what it answers with.
 
 - generative: the model writes the answer (the settings' template, qa by default); a rejected
   answer is tried again with a rewritten query;
@@ -10,7 +10,7 @@
   where the sentence supporting the written answer held it for 37.
 
 The attempts' strategies:
-1. `initial`: the question's own retrieval and the mode's template;
+1. `initial`: the question's own retrieval and the ask's template;
 2. `rewrite`: the model restates the question as a search query (templates/rewrite.j2),
    retrieval fuses it with the question, and the template is told why the last answer was
    rejected.
@@ -35,7 +35,6 @@ EXTRACTIVE_TEMPLATE = "extractive"
 @dataclass(frozen=True)
 class Mode:
     name: str
-    template: str | None  # the mode's own template; None: the settings' template
     strategies: tuple[str, ...]  # the plan of attempts, cut to --max-attempts
     copies: bool  # the answer given is the source sentences that support the model's answer
     help: str
@@ -45,11 +44,11 @@ class Mode:
         return list(self.strategies[: max(1, max_attempts)])
 
     def template_of(self, given: str | None, configured: str | None = None) -> str:
-        """The template an ask uses: the one given (--template), else the mode's own, else
-        the configured one (docqa.toml), else qa."""
+        """The template an ask uses: the one given (--template), else the configured one
+        (docqa.toml), else qa; both modes start from the model's written answer."""
         if given is not None:
             return given
-        return self.template or configured or DEFAULT_TEMPLATE
+        return configured or DEFAULT_TEMPLATE
 
     @staticmethod
     def candidates_for(template: str) -> bool:
@@ -59,14 +58,12 @@ class Mode:
 
 GENERATIVE = Mode(
     "generative",
-    template=None,
     strategies=("initial", "rewrite"),
     copies=False,
     help="the model writes the answer",
 )
 EXTRACTIVE = Mode(
     "extractive",
-    template=None,
     strategies=("initial", "rewrite"),
     copies=True,
     help="the answer is the source sentence that holds the model's answer, copied word for word",
