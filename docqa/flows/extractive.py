@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from docqa.flows import context
+from docqa.flows.groundedness import normalise
 from docqa.flows.responsive import points_elsewhere
 from docqa.ingest.passages import sentence_spans
 from docqa.records import Grounding, Hit, PassageVectors
@@ -71,7 +72,7 @@ def candidates(
         (
             (s, v)
             for s, v in scored.items()
-            if _key(s) not in headings[v[1]] and not points_elsewhere(s)
+            if normalise(s) not in headings[v[1]] and not points_elsewhere(s)
         ),
         key=lambda kv: -kv[1][0],
     )
@@ -97,16 +98,12 @@ def copy_of(grounding: Grounding) -> str:
 
 def heading_names(heading: str) -> set[str]:
     """Each heading of a chunk's heading path ("A > B · A > C"), with and without its section
-    number, as `_key` writes a sentence."""
+    number, in groundedness.normalise's form (the form candidates are compared in)."""
     names = set()
     for part in re.split(r" > | · ", heading):
         if part.strip():
-            names |= {_key(part), _key(_NUMBERED.sub("", part))}
+            names |= {normalise(part), normalise(_NUMBERED.sub("", part))}
     return names
-
-
-def _key(text: str) -> str:
-    return " ".join(text.split()).casefold()
 
 
 _NUMBERED = re.compile(r"^\s*(?:[A-Z]\.)?\d+(?:\.\d+)*\.?\s+")
