@@ -19,6 +19,7 @@ import numpy as np
 from docqa.flows import context
 from docqa.flows.groundedness import normalise
 from docqa.flows.responsive import points_elsewhere
+from docqa.ingest.chunker import HEADING_SEPARATOR
 from docqa.ingest.passages import sentence_spans
 from docqa.records import Grounding, Hit, PassageVectors
 
@@ -100,7 +101,7 @@ def heading_names(heading: str) -> set[str]:
     """Each heading of a chunk's heading path ("A > B · A > C"), with and without its section
     number, in groundedness.normalise's form (the form candidates are compared in)."""
     names = set()
-    for part in re.split(r" > | · ", heading):
+    for part in re.split(f" > |{re.escape(HEADING_SEPARATOR)}", heading):
         if part.strip():
             names |= {normalise(part), normalise(_NUMBERED.sub("", part))}
     return names
