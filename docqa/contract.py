@@ -233,3 +233,25 @@ def doctor_json(checks, runtime: dict) -> dict:
         ],
         "runtime": runtime,
     }
+
+def event_json(event) -> dict:
+    """One line of `ask --stream` before the final answer: `attempt`, `token` or `verdict`
+    (docqa.flows.events); the last line is the answer_json object with "event": "final"."""
+    from docqa.flows.events import AnswerText, AttemptBegun
+
+    if isinstance(event, AttemptBegun):
+        return {"event": "attempt", "attempt": event.n, "strategy": event.strategy}
+    if isinstance(event, AnswerText):
+        return {"event": "token", "attempt": event.n, "text": event.text}
+    return {
+        "event": "verdict",
+        "attempt": event.n,
+        "passed": event.passed,
+        "answer": event.answer,
+        "failed": [{"validator": name, "reason": why} for name, why in event.failed],
+    }
+
+
+def final_json(answer: Answer) -> dict:
+    """The last line of `ask --stream`: the `--json` object, marked as the final event."""
+    return {"event": "final", **answer_json(answer)}

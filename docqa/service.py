@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from docqa.components import Components
     from docqa.flows.ask import AskOptions
+    from docqa.flows.events import Listener
     from docqa.flows.ingest import IngestProgress
     from docqa.flows.retrieve import Ranking
     from docqa.records import Answer, IngestReport, Profile, SearchResult
@@ -61,9 +62,12 @@ def search(comps: Components, question: str, k: int, who: Profile | None) -> Sea
     )
 
 
-def ask(comps: Components, question: str, options: AskOptions) -> Answer:
+def ask(
+    comps: Components, question: str, options: AskOptions, listener: Listener | None = None
+) -> Answer:
     """Answer a question through the answer loop, retrieving as the settings rank, with
-    groundedness calibrated on the documents the asker may read (cached on disk)."""
+    groundedness calibrated on the documents the asker may read (cached on disk);
+    `listener` is told the loop's events as they happen (docqa.flows.events)."""
     from docqa.flows.ask import ask as answer
 
     options = replace(options, ranking=ranking(comps))
@@ -77,6 +81,7 @@ def ask(comps: Components, question: str, options: AskOptions) -> Answer:
         llm=comps.llm,
         options=options,
         pool=lambda: comps.null_pool(options.user),
+        listener=listener,
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from docqa.guide.slots import Slot
-from docqa.guide.types import CachePrefix, Fill
+from docqa.guide.types import CachePrefix, Fill, OnText
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -114,7 +114,13 @@ class FakeLLM:
         return markers
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,
     ) -> Fill:
         self.cache_prefixes.append(cache_prefix)
         self.heals.append(heal)
@@ -122,6 +128,10 @@ class FakeLLM:
         self.slots.append(slot)
         value = self.reply(prompt, slot)
         text = value if isinstance(value, str) else json.dumps(value)
+        if on_text is not None:  # streamed a few characters at a time, as a model writes
+            for end in range(3, len(text), 3):
+                on_text(text[:end])
+            on_text(text)
         return Fill(
             slot=slot,
             text=text,

@@ -10,7 +10,7 @@ from docqa.adapters.llama_engine import LlamaEngine
 from docqa.adapters.llama_kvcache import PrefixCache
 from docqa.guide.chat import role_markers
 from docqa.guide.slots import Slot
-from docqa.guide.types import CachePrefix, Fill
+from docqa.guide.types import CachePrefix, Fill, OnText
 
 
 class LlamaCppLLM:
@@ -49,9 +49,17 @@ class LlamaCppLLM:
         return role_markers(e.chat_template, e.bos_text, e.eos_text)
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,
     ) -> Fill:
-        return self.decoder.fill(prompt, slot, heal=heal, cache_prefix=cache_prefix)
+        return self.decoder.fill(
+            prompt, slot, heal=heal, cache_prefix=cache_prefix, on_text=on_text
+        )
 
     def fill_beams(
         self,

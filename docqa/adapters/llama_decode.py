@@ -19,7 +19,7 @@ from docqa.adapters.llama_engine import LlamaEngine
 from docqa.adapters.llama_kvcache import PrefixCache
 from docqa.errors import GenerationError, TemplateError
 from docqa.guide.slots import Slot
-from docqa.guide.types import CachePrefix, Fill
+from docqa.guide.types import CachePrefix, Fill, OnText
 
 # Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
 _CLOSING_ORDER = (
@@ -179,7 +179,13 @@ class Decoder:
         return evaluated
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,
     ) -> Fill:
         started = time.perf_counter()
         engine = self.engine
@@ -237,6 +243,10 @@ class Decoder:
             out.append(t)
             logprob += lp
             pending = t
+            if on_text is not None:
+                shown = _shown(engine, out, healed)
+                if shown:  # nothing before the healed prompt text is back
+                    on_text(shown)
             # once the healed text is back, the rest of a text slot is free (the length is
             # only measured while that matters: this runs for every token)
             if (
@@ -253,9 +263,12 @@ class Decoder:
                     break
         if matcher is not None and not free_after_heal and not matcher.is_accepting():
             raise GenerationError(f"slot {slot.name!r} did not close (a bug in docqa)")
-        return self._make_fill(
+        fill = self._make_fill(
             slot, out, logprob, tokens, cached, finish, healed, started, first_token_at or 0.0
         )
+        if on_text is not None:
+            on_text(fill.text)  # the value as returned: closed, stop strings cut
+        return fill
 
     def _prepare(self, prompt: str, slot: Slot, heal: bool, cache_prefix: CachePrefix):
         """Tokenize (healing the last token), bring the prompt into the context, build the
@@ -433,6 +446,12 @@ def _logsumexp(x: np.ndarray) -> float:
 
 def _decode(engine: LlamaEngine, tokens: list[int]) -> str:
     return engine.detokenize(tokens).decode("utf-8", errors="ignore")
+
+
+def _shown(engine: LlamaEngine, out: list[int], healed: str) -> str:
+    """The slot's text so far, without the healed prompt text it starts with."""
+    text = _decode(engine, out)
+    return text[len(healed) :] if text.startswith(healed) else ""
 
 
 def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:

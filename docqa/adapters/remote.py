@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from docqa.errors import GenerationError, ModelError, UsageError
 from docqa.guide.slots import Slot
-from docqa.guide.types import CachePrefix, Fill
+from docqa.guide.types import CachePrefix, Fill, OnText
 
 
 @dataclass(frozen=True)
@@ -239,8 +239,16 @@ class RemoteLLM:
         return body
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,
     ) -> Fill:
+        """The value in one completion request; `on_text` is told it once, whole (a value
+        whose constraint the server ignored must not be shown before it is checked)."""
         started = time.perf_counter()
         response = self._complete(prompt, slot, slot.max_tokens)
         finish = "length" if response.choices[0].finish_reason == "length" else "stop"
@@ -268,6 +276,8 @@ class RemoteLLM:
         token_logprobs = [
             x for x in (getattr(logprobs, "token_logprobs", None) or []) if x is not None
         ]
+        if on_text is not None:
+            on_text(choice.text)
         return Fill(
             slot=slot,
             text=choice.text,

@@ -126,9 +126,11 @@ def chat_command(
                     err.print(f"unknown command {escape(command)}: /help lists them")
                 continue
             try:
-                if interactive:
-                    with out.status("thinking…", spinner="dots"):
-                        last = service.ask(comps, text, options)
+                if interactive and out.is_terminal:
+                    from docqa.live import LiveAnswer
+
+                    with LiveAnswer(out) as live:  # the answer as the model writes it
+                        last = service.ask(comps, text, options, listener=live)
                 else:
                     last = service.ask(comps, text, options)
             except Exception as exc:  # one failed turn must not end the conversation

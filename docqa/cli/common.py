@@ -30,6 +30,14 @@ HomeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+StreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stream",
+        help="Print JSON lines as the answer is written: attempt, token and verdict events, "
+        "then the --json object with event final.",
+    ),
+]
 WaitOpt = Annotated[
     float | None,
     typer.Option(

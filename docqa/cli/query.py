@@ -23,6 +23,7 @@ from docqa.cli.common import (
     ModelOpt,
     ModeOpt,
     SessionOpt,
+    StreamOpt,
     UserOpt,
     components,
     err,
@@ -44,9 +45,12 @@ QuestionArg = Annotated[
 ]
 
 
-def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
-    """Answer stdin questions one per line; a failed one prints an error object and the
-    command exits 1 at the end, after all the others were answered."""
+def _each_line(
+    questions: list[str], answer: Callable[[str], dict], error_event: bool = False
+) -> None:
+    """Answer stdin questions one per line; a failed one prints an error object (with
+    "event": "error" when streaming) and the command exits 1 at the end, after all the
+    others were answered."""
     from docqa import contract
 
     failed = 0
@@ -56,7 +60,8 @@ def _each_line(questions: list[str], answer: Callable[[str], dict]) -> None:
         except Exception as exc:  # one failed question must not stop the others
             message = question_error(exc)
             failed += 1
-            print(contract.dumps({"question": q, "error": message}), flush=True)
+            shown = {"question": q, "error": message}
+            print(contract.dumps({"event": "error", **shown} if error_event else shown), flush=True)
             err.print(
                 f"[red]error:[/red] {escape(repr(q[:60]))}: {escape(message)}",
                 markup=True,
@@ -130,10 +135,12 @@ def ask_command(
         bool, typer.Option("--no-log", help="Do not record this interaction.")
     ] = False,
     json_out: JsonOpt = False,
+    stream: StreamOpt = False,
     home: HomeOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
-    """Answer a question from your documents, with citations, using the local model."""
+    """Answer a question from your documents, with citations, using the local model. At a
+    terminal the answer appears as the model writes it."""
     from docqa import contract, render
     from docqa.flows.ask import AskOptions
     from docqa.flows.modes import mode_named
@@ -168,13 +175,33 @@ def ask_command(
             session=clean_session(session),
             user=service.profile(comps),
         )
+        if stream:
+            _each_line(questions, lambda q: _streamed(comps, q, options), error_event=True)
+            return
         if question == "-":
             _each_line(questions, lambda q: contract.answer_json(service.ask(comps, q, options)))
             return
-        result = service.ask(comps, questions[0], options)
+        if json_out or not out.is_terminal:
+            result = service.ask(comps, questions[0], options)
+        else:
+            from docqa.live import LiveAnswer
+
+            with LiveAnswer(out) as live:
+                result = service.ask(comps, questions[0], options, listener=live)
     finally:
         comps.close()
     if json_out:
         print(contract.dumps(contract.answer_json(result)))
     else:
         render.print_answer(out, result)
+
+
+def _streamed(comps, question: str, options) -> dict:
+    """Answer one question, printing its events as JSON lines as they happen; returns the
+    final line's object."""
+    from docqa import contract
+
+    def emit(event) -> None:
+        print(contract.dumps(contract.event_json(event)), flush=True)
+
+    return contract.final_json(service.ask(comps, question, options, listener=emit))

@@ -25,6 +25,7 @@ from docqa.errors import DocqaError, UsageError
 from docqa.flows import extractive
 from docqa.flows.context import DEFAULT_BUDGET, focus, shown
 from docqa.flows.decide import decide, feedback
+from docqa.flows.events import AnswerStream, AttemptBegun, AttemptJudged, Event, Listener
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
 from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
@@ -136,6 +137,7 @@ class _Loop:
     prompts: dict[int, str] = field(default_factory=dict)  # each attempt's prompt
     # the sentence vectors of chunks already read from the store, for the attempts after
     stored: dict = field(default_factory=dict)
+    listener: Listener | None = None  # told each attempt, its answer as written, its verdict
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -205,8 +207,17 @@ class _Loop:
             if strategy == "rewrite":
                 found = self.retrieve((self.rewrite(n), *self.context))
                 self.rec.step(_retrieved(found, n), found.timings["retrieve"])
+            self.tell(AttemptBegun(n, strategy))
             last, self.prompts[n] = self.attempt(
                 n, strategy, found, attempts[-1] if attempts else None, null
+            )
+            self.tell(
+                AttemptJudged(
+                    n,
+                    last.passed,
+                    last.answer,
+                    tuple((v.name, v.reason) for v in last.verdicts if not v.ok),
+                )
             )
             attempts.append(last)
             following = "final" if last.passed or n == len(strategies) else strategies[n]
@@ -214,6 +225,10 @@ class _Loop:
             if last.passed:
                 break
         return attempts
+
+    def tell(self, event: Event) -> None:
+        if self.listener is not None:
+            self.listener(event)
 
     def retrieve(self, also: tuple[str, ...]) -> SearchResult:
         found = retrieve(
@@ -296,7 +311,8 @@ class _Loop:
 
             result = run_beams(program, self.llm, variables, options.beams)[0].result
         else:
-            result = program.run(self.llm, variables)
+            listen = None if self.listener is None else AnswerStream(n, self.listener)
+            result = program.run(self.llm, variables, listen=listen)
         self.generated(result)
         first = result.fills[0].first_token_seconds if result.fills else None
         if self.first_token_at is None and first is not None:
@@ -441,12 +457,15 @@ def ask(
     llm: LLM,
     options: AskOptions = AskOptions(),
     pool: Callable[[], NullPool] | None = None,
+    listener: Listener | None = None,
 ) -> Answer:
     """Answer one question from the store's documents: prepare (load, session, retrieve,
     guard), the mode's attempts, and one outcome, recorded as it goes. `pool` gives the
     unrelated sentences groundedness is calibrated against (docqa.components caches them); by
-    default they are drawn from the store."""
+    default they are drawn from the store. `listener` is told each attempt as it begins, its
+    answer as the model writes it, and its verdict (docqa.flows.events)."""
     loop = _Loop(clean_question(question), store, embedder, index, llm, options)
+    loop.listener = listener
     try:
         found = loop.prepare()
         attempts = [] if loop.withheld_early() else loop.attempts(found, pool)

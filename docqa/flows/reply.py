@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from docqa.errors import GenerationError
@@ -41,6 +42,32 @@ def answer_schema(n_sources: int) -> dict:
 
 
 REPLY_TOKENS = 160  # the reply slot's budget; the decoder closes the JSON inside it
+
+
+def answer_so_far(slot: str, text: str) -> str | None:
+    """The answer in a slot's text while the model is still writing it: the `answer` field of
+    a `reply` JSON object, decoded as far as it has come, or an `answer` slot's text; None
+    for a slot that holds no answer."""
+    if slot == "answer":
+        return text
+    if slot != "reply":
+        return None
+    opened = _ANSWER_FIELD.search(text)
+    if opened is None:
+        return ""
+    body, end = text[opened.end() :], 0
+    while end < len(body) and body[end] != '"':
+        end += 2 if body[end] == "\\" else 1
+    body = body[: min(end, len(body))]
+    for cut in range(len(body), max(len(body) - 6, 0) - 1, -1):  # an escape cut in half
+        try:
+            return json.loads(f'"{body[:cut]}"')
+        except ValueError:
+            continue
+    return ""
+
+
+_ANSWER_FIELD = re.compile(r'"answer"\s*:\s*"')
 
 
 def reply_of(result: ProgramResult) -> dict:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from docqa.errors import DocqaError, GenerationError
 from docqa.guide.program import Program, ProgramResult
 from docqa.guide.slots import Slot
-from docqa.guide.types import CachePrefix, Fill, Generator
+from docqa.guide.types import CachePrefix, Fill, Generator, OnText
 
 
 @dataclass
@@ -50,7 +50,13 @@ class _Replay:
         return self.inner.role_markers()
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,  # beams are scored whole: nothing streams
     ) -> Fill:
         if self.i < len(self.fills):
             fill = self.fills[self.i]

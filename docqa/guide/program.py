@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,6 +23,7 @@ from docqa.guide.slots import Slot, make_slot
 from docqa.guide.types import Fill, Generator
 
 ROLES = ("system", "user", "assistant")
+Listen = Callable[[str, str], None] | None  # (slot name, its text so far)
 MAX_RENDERED_CHARS = 10_000_000  # a prompt, however generous, is far shorter
 
 
@@ -56,9 +57,10 @@ class ProgramResult:
 class _Run:
     """The state of one execution: text so far, open role, filled slots."""
 
-    def __init__(self, generator: Generator, heal: bool = True):
+    def __init__(self, generator: Generator, heal: bool = True, listen: Listen = None):
         self.generator = generator
         self.heal = heal
+        self.listen = listen
         self.pieces: list[str] = []
         self.slots: dict[str, object] = {}
         self.fills: list[Fill] = []
@@ -145,7 +147,14 @@ class _Run:
                 prompt, slot, slot.beams, heal=heal, cache_prefix=self.cache_prefix
             )[0]
         else:
-            fill = self.generator.fill(prompt, slot, heal=heal, cache_prefix=self.cache_prefix)
+            listen = self.listen
+            fill = self.generator.fill(
+                prompt,
+                slot,
+                heal=heal,
+                cache_prefix=self.cache_prefix,
+                on_text=None if listen is None else lambda text: listen(slot.name, text),
+            )
         self.fills.append(fill)
         value: object = fill.text
         if slot.schema_json is not None:
@@ -172,12 +181,19 @@ class Program:
         return environment().from_string(self.source)
 
     def run(
-        self, generator: Generator, variables: Mapping[str, object], *, heal: bool = True
+        self,
+        generator: Generator,
+        variables: Mapping[str, object],
+        *,
+        heal: bool = True,
+        listen: Listen = None,
     ) -> ProgramResult:
+        """Render the template, filling its slots; `listen(name, text)` is told each slot's
+        text as the model writes it."""
         from jinja2 import TemplateError as JinjaError
 
         started = time.perf_counter()
-        run = _Run(generator, heal=heal)
+        run = _Run(generator, heal=heal, listen=listen)
         functions = {
             "gen": run.gen,
             "select": run.select,

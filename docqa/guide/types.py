@@ -4,12 +4,15 @@ docqa.adapters.remote the server one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from docqa.guide.slots import Slot
 
 CachePrefix = str | tuple[str, ...] | None  # one reusable prefix, or several (shortest first)
+# told the slot's text so far as the model writes it (streaming); the last call holds the value
+OnText = Callable[[str], None] | None
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,19 @@ class Generator(Protocol):
         ...
 
     def fill(
-        self, prompt: str, slot: Slot, *, heal: bool = True, cache_prefix: CachePrefix = None
+        self,
+        prompt: str,
+        slot: Slot,
+        *,
+        heal: bool = True,
+        cache_prefix: CachePrefix = None,
+        on_text: OnText = None,
     ) -> Fill:
         """Generate the slot's value after `prompt`, held to its constraint; `heal` lets the
         decoder back up the prompt's last token (token healing); `cache_prefix` is the
         template's reusable prefixes (cache points), shortest first, whose KV states may come
-        from the disk cache."""
+        from the disk cache; `on_text` is told the value so far as it grows (a backend that
+        cannot stream tells it once, the whole value)."""
         ...
 
     def fill_beams(
