@@ -99,7 +99,7 @@ def print_search(console: Console, result: SearchResult) -> None:
         return
     for n, hit in enumerate(result.hits, start=1):
         console.print(_source_line(n, hit) + f"  [dim]score {hit.score:.4f}[/dim]", soft_wrap=True)
-        console.print(Padding(focused_snippet(hit), (0, 0, 0, 4)), highlight=False)
+        console.print(Padding(focused_snippet(hit), (0, 0, 0, 4), expand=False), highlight=False)
 
 
 # -- ask -------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def print_sources(console: Console, sources: list[tuple[int, Hit]], chars: int =
         console.print(_source_line(n, hit), soft_wrap=True)
         shown = focused_snippet(hit, chars)
         shown.stylize("dim")
-        console.print(Padding(shown, (0, 0, 0, 4)), highlight=False)
+        console.print(Padding(shown, (0, 0, 0, 4), expand=False), highlight=False)
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -357,8 +357,9 @@ def _retrieve(console: Console, d: journal.Retrieve) -> None:
 
 def _prompt(console: Console, d: journal.Prompt) -> None:
     console.print(f"   template {escape(str(d.template))} · sha256 {d.sha256[:16]}")
-    if d.text:
-        console.print(Padding(Text(d.text, style="dim"), (0, 0, 0, 3)))
+    if d.text:  # the prompt's own lines, indented, none padded out to the widest
+        for line in d.text.splitlines():
+            console.print(Text("   " + line, style="dim"), soft_wrap=True)
 
 
 def _generate(console: Console, d: journal.Generate) -> None:
@@ -435,7 +436,8 @@ def print_log(console: Console, rows: list[dict]) -> None:
             str(r.get("attempts") or ""),
             grounded,
             f"{r.get('seconds') or 0:.1f}",
-            escape(snippet(r["question"], 80)),
+            # (in a pipe the question is whole: a script or a pager wants all of it)
+            escape(snippet(r["question"], 80) if console.is_terminal else r["question"]),
         )
     console.print(table)
 

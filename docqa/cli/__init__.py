@@ -6,7 +6,20 @@ import os
 
 import typer
 
-from docqa.cli import chat, docs, doctor, eval, ingest, models, monitor, query, run, trace, users
+from docqa.cli import (
+    chat,
+    docs,
+    doctor,
+    eval,
+    helptext,
+    ingest,
+    models,
+    monitor,
+    query,
+    run,
+    trace,
+    users,
+)
 
 app = typer.Typer(
     name="docqa",
@@ -29,6 +42,7 @@ app.add_typer(monitor.app, name="monitor")
 app.command(name="doctor")(doctor.doctor_command)
 app.command(name="models")(models.models_command)
 app.command(name="eval")(eval.eval_command)
+helptext.tidy(app)
 
 
 def main() -> None:

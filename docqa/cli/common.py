@@ -11,14 +11,32 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from docqa.errors import DocqaError
 from docqa.flows.modes import MODES
 
 F = TypeVar("F", bound=Callable)
 
-out = Console(highlight=False, soft_wrap=False)
+PIPE_WIDTH = 4096  # in a pipe or a file, a line is as long as what it holds
+
+
+class _Console(Console):
+    """Rich's console, except that output which is not a terminal is laid out as wide as it
+    needs (whatever COLUMNS says): a path, a question or a table row is never cut or
+    wrapped mid-word for a script or a pager."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+out = _Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOpt = Annotated[
@@ -85,14 +103,14 @@ LlmUrlOpt = Annotated[
         help="Generate with the model behind this OpenAI-compatible server (llama.cpp's "
         "llama-server, `python -m llama_cpp.server`, vLLM) instead of a local GGUF file; "
         "guided slots go out as the server's grammar or structured outputs "
-        "[default: $DOCQA_LLM_URL, else the local model].",
+        "\\[default: $DOCQA_LLM_URL, else the local model].",
         show_default=False,
     ),
 ]
 KOpt = Annotated[
     int | None,
     typer.Option(
-        "-k", help="Number of chunks to retrieve [default: 5].", min=1, max=100, show_default=False
+        "-k", help="Number of chunks to retrieve \\[default: 5].", min=1, max=100, show_default=False
     ),
 ]
 
@@ -102,7 +120,7 @@ ContextOpt = Annotated[
         "--context-tokens",
         help="About how many tokens of the sources the model reads: the sentences that best "
         "match the question, with their neighbours; 0 shows the retrieved chunks whole "
-        "[default: 200].",
+        "\\[default: 200].",
         min=0,
         max=100_000,
         show_default=False,
@@ -136,7 +154,7 @@ UserOpt = Annotated[
         "--user",
         help="Who asks (see `docqa users`): only public documents and those of the user's "
         "groups are searched, and templates get the user's features "
-        "[default: $DOCQA_USER, else anonymous: public documents only].",
+        "\\[default: $DOCQA_USER, else anonymous: public documents only].",
         show_default=False,
     ),
 ]

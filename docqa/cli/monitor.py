@@ -39,7 +39,7 @@ def report_command(
         int | None,
         typer.Option(
             "--window",
-            help="The current window is the last N asks [default: 50].",
+            help="The current window is the last N asks \\[default: 50].",
             min=1,
             show_default=False,
         ),
