@@ -1,6 +1,6 @@
 """The JSON shapes of the CLI contract, built from the records: what `--json` prints for
-ingest, search, ask, chat, trace, docs, users, run and doctor, and what the journal stores for
-an attempt and its slots.
+ingest, search, ask, chat, trace, feedback, docs, users, run and doctor, and what the journal
+stores for an attempt and its slots.
 
 Field names here are a stable interface that users' scripts read: extend them, never rename.
 Not here: `monitor report` and `eval` compute statistics rather than records, and their JSON is
@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from docqa.flows.feedback import Rating
     from docqa.journal import Trace
     from docqa.records import (
         Answer,
@@ -183,8 +184,31 @@ def fills_json(result) -> list[dict]:
 
 # -- trace -----------------------------------------------------------------------------------
 def trace_json(trace: Trace) -> dict:
-    """The interaction's row and every step (docqa.journal: each kind's fields)."""
-    return {"interaction": trace.interaction, "steps": [s.to_json() for s in trace.steps]}
+    """The interaction's row, every step (docqa.journal: each kind's fields) and the
+    verdicts people gave it, newest first."""
+    return {
+        "interaction": trace.interaction,
+        "steps": [s.to_json() for s in trace.steps],
+        # each {interaction_id, user, verdict, note, created_at}, as the store holds it
+        "feedback": [dict(f) for f in trace.feedback],
+    }
+
+
+# -- feedback --------------------------------------------------------------------------------
+def rating_json(rating: Rating) -> dict:
+    """What `feedback --json` prints: the verdict recorded (the fields of trace's
+    `feedback` items), and the same rater's earlier one it replaced, if any."""
+
+    def one(r: Rating) -> dict:
+        return {
+            "interaction_id": r.interaction_id,
+            "user": r.user,
+            "verdict": r.verdict,
+            "note": r.note,
+            "created_at": r.created_at,
+        }
+
+    return {**one(rating), "replaced": None if rating.replaced is None else one(rating.replaced)}
 
 
 # -- users and docs --------------------------------------------------------------------------
@@ -233,6 +257,7 @@ def doctor_json(checks, runtime: dict) -> dict:
         ],
         "runtime": runtime,
     }
+
 
 def event_json(event) -> dict:
     """One line of `ask --stream` before the final answer: `attempt`, `token` or `verdict`

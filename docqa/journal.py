@@ -400,3 +400,4 @@ class Trace:
 
     interaction: dict
     steps: tuple[Step, ...]
+    feedback: tuple[dict, ...] = ()  # the verdicts people gave it (store.feedback), newest first

@@ -292,6 +292,16 @@ def print_trace(console: Console, trace: Trace) -> None:
             show(console, step.data)
     if row.get("answer") is not None:
         console.print(f"\n[bold]A:[/bold] {escape(row['answer'])}", highlight=False)
+    if trace.feedback:
+        console.print("\n[bold cyan]── feedback[/bold cyan]", highlight=False)
+        for f in trace.feedback:
+            note = f" · {escape(f['note'])}" if f.get("note") else ""
+            console.print(
+                f"   {_VERDICT[f['verdict']]} · {escape(f['user'] or 'anonymous')} · "
+                f"{_when(f['created_at'])}{note}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if row.get("error"):
         console.print(f"\n[red]error:[/red] {escape(row['error'])}")
     elif status == "interrupted":
@@ -412,6 +422,39 @@ _STEP_PRINTERS = {
 }
 
 
+# -- feedback --------------------------------------------------------------------------------
+_VERDICT = {"good": "[green]good[/green]", "bad": "[red]bad[/red]"}
+
+
+def _when(iso: str) -> str:
+    return str(iso)[:16].replace("T", " ")
+
+
+def _rated(verdict: str | None) -> str:
+    return f"{_VERDICT[verdict]} · " if verdict in _VERDICT else ""
+
+
+def print_rating(console: Console, rating) -> None:
+    """What `docqa feedback` recorded (a docqa.flows.feedback.Rating)."""
+    who = f"user {rating.user}" if rating.user else "the anonymous user"
+    console.print(
+        f"interaction {rating.interaction_id} rated {_VERDICT[rating.verdict]} by {escape(who)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if rating.note:
+        console.print(f"  note: {escape(rating.note)}", highlight=False, soft_wrap=True)
+    old = rating.replaced
+    if old is not None:
+        note = f", note: {escape(old.note)}" if old.note else ""
+        console.print(
+            f"[dim]replaced the earlier verdict of {escape(who)}: {old.verdict} "
+            f"({_when(old.created_at)} UTC{note})[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def print_log(console: Console, rows: list[dict]) -> None:
     if not rows:
         console.print("no interactions recorded")
@@ -436,8 +479,11 @@ def print_log(console: Console, rows: list[dict]) -> None:
             str(r.get("attempts") or ""),
             grounded,
             f"{r.get('seconds') or 0:.1f}",
+            # the verdict (`docqa feedback`) leads the question: a column of its own would
+            # leave the question no room on 80 columns
             # (in a pipe the question is whole: a script or a pager wants all of it)
-            escape(snippet(r["question"], 80) if console.is_terminal else r["question"]),
+            _rated(r.get("feedback"))
+            + escape(snippet(r["question"], 80) if console.is_terminal else r["question"]),
         )
     console.print(table)
 
@@ -507,6 +553,8 @@ def print_report(console: Console, r: dict) -> None:
     if o.get("flagged_when_asked"):
         ids = ", ".join(f"#{i}" for i in o["flagged_when_asked"][:10])
         console.print(f"  [dim]flagged by the guard when asked: {ids}[/dim]", highlight=False)
+    if "share" in o and "note" not in o["share"]:
+        console.print("  share: " + _test_line(o["share"]), highlight=False, soft_wrap=True)
     rt = r["retrieval"]
     console.print("\n[bold cyan]Retrieval[/bold cyan]")
     console.print("  top similarity: " + _test_line(rt["scores"]), highlight=False, soft_wrap=True)
@@ -547,6 +595,7 @@ def print_report(console: Console, r: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    _print_feedback(console, r["feedback"])
     c = r["conversations"]
     turns = c["turns"]
     console.print("\n[bold cyan]Conversations[/bold cyan]")
@@ -573,6 +622,29 @@ def print_report(console: Console, r: dict) -> None:
         f"{_interrupted(op.get('interrupted', 0))} · attempts per answer {op['attempts_mean']:.2f}",
         highlight=False,
     )
+
+
+def _print_feedback(console: Console, f: dict) -> None:
+    console.print(f"\n[bold cyan]Feedback[/bold cyan] ({f['rated']} of {f['n']} answers rated)")
+    if not f["rated"]:
+        console.print("  [dim]no answers rated yet (`docqa feedback ID good|bad`)[/dim]")
+    else:
+        lo, hi = f["good_ci"]
+        console.print(
+            f"  rated good {f['good_rate']:.0%} [{lo:.0%}, {hi:.0%}] ({f['good']} good, "
+            f"{f['bad']} bad)",
+            highlight=False,
+        )
+    console.print("  rated good: " + _test_line(f["good_change"]), highlight=False, soft_wrap=True)
+    for b in f["worst"][:5]:
+        note = f" [dim]({escape(b['note'])})[/dim]" if b.get("note") else ""
+        console.print(
+            f"  #{b['id']} [red]bad[/red] {escape(snippet(b['question'], 70))}{note}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if f["worst"]:
+        console.print("  [dim]`docqa trace ID` shows how each came about[/dim]", highlight=False)
 
 
 def _interrupted(n: int) -> str:

@@ -4,6 +4,7 @@ same distribution, outliers named, toxic and ungrounded examples caught, operati
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import numpy as np
@@ -22,12 +23,26 @@ OFF_TOPIC = ["cryptocurrency wallet", "football transfer", "stock market crash",
 OFF_ATTRIBUTES = ["fee", "price", "password", "premium", "rules", "tax"]
 
 
+# what people ask of a store that holds none of it (the sample documents are about towers,
+# bees, rivers, history): cooking, sport and travel, in several phrasings
+ELSEWHERE = [
+    ["bake sourdough bread", "roast a whole chicken", "make fresh egg pasta", "grill salmon"],
+    ["improve my tennis serve", "train for a marathon", "swim faster freestyle"],
+    ["pack light for a week in Japan", "find cheap flights to Lisbon", "plan a road trip"],
+]
+ELSEWHERE_FORMS = ["How should I {}?", "What is the best way to {}?", "Any tips to {} soon?"]
+
+
 def on_topic(rng: random.Random) -> str:
     return f"What is the {rng.choice(ATTRIBUTES)} of the {rng.choice(SUBJECTS)}?"
 
 
 def off_topic(rng: random.Random) -> str:
     return f"How do I pay the {rng.choice(OFF_TOPIC)} {rng.choice(OFF_ATTRIBUTES)} quickly?"
+
+
+def elsewhere(rng: random.Random) -> str:
+    return rng.choice(ELSEWHERE_FORMS).format(rng.choice(rng.choice(ELSEWHERE)))
 
 
 class Planter:
@@ -38,6 +53,9 @@ class Planter:
         rows = store.conn.execute("SELECT id, embedding FROM chunks").fetchall()
         self.ids = [r[0] for r in rows]
         self.chunks = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def rate(self, iid: int, verdict: str, note: str | None = None) -> None:
+        self.store.feedback.rate(iid, None, verdict, note)
 
     def ask(self, question: str, *, status="grounded", answer="It is so.", total=1.0, **extra):
         vec = self.embedder.embed([question])[0]
@@ -112,7 +130,7 @@ def test_off_topic_questions_are_drift_and_are_named(planter):
 
 def test_the_same_distribution_is_not_flagged_in_95_percent_of_trials(ingested):
     store = Store.open(load_settings().db_path)
-    alarms = 0
+    alarms = outlier_alarms = 0
     trials = 20
     for trial in range(trials):
         store.conn.execute("DELETE FROM interactions")
@@ -123,7 +141,77 @@ def test_the_same_distribution_is_not_flagged_in_95_percent_of_trials(ingested):
             planter.ask(on_topic(rng))
         r = _report(planter, window=30, permutations=200)
         alarms += "question embeddings" in r["alerts"]
+        outlier_alarms += "outlier questions" in r["alerts"]
+        assert "p" in r["outliers"]["share"]  # the share was tested, not skipped
     assert alarms <= trials * 0.05
+    assert outlier_alarms <= trials * 0.05
+
+
+@pytest.mark.parametrize("share", [0.2, 0.4, 1.0])
+def test_a_share_of_questions_about_something_else_alerts(planter, share):
+    """Issue 19: 12 of the last 30 questions about cooking, sport and travel raised no alert
+    (the drift test weighs every question alike, and its AUC interval reached below 0.6),
+    though the outlier section named them. Their share, current against reference, is a test
+    of its own: planted at 20%, 40% and 100% of a 30-question window, it alerts each time."""
+    rng = random.Random(2)
+    for _ in range(60):
+        planter.ask(on_topic(rng))
+    n_off = round(30 * share)
+    off_places = set(rng.sample(range(30), n_off))
+    off = []
+    for i in range(30):
+        question = elsewhere(rng) if i in off_places else on_topic(rng)
+        planter.ask(question)
+        if i in off_places:
+            off.append(question)
+    r = _report(planter, window=30)
+    o = r["outliers"]
+    assert sorted(q["question"] for q in o["questions"]) == sorted(off)
+    s = o["share"]
+    assert (s["name"], s["n_reference"], s["n_current"]) == ("outlier questions", 60, 30)
+    assert (s["reference"], s["current"]) == (0.0, round(n_off / 30, 4))
+    assert s["effect_ci"][0] > 0 and s["p"] < 0.001 and s["q"] < 0.05
+    assert s["alert"] is True and "outlier questions" in r["alerts"]
+    assert s["rate_ci"] == [round(v, 4) for v in _textbook_wilson(n_off, 30)]
+
+
+def _textbook_wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@pytest.mark.parametrize(("good_now", "alerts"), [(12, True), (27, False)])
+def test_the_share_of_answers_rated_good_and_its_change(planter, good_now, alerts):
+    rng = random.Random(4)
+    for i in range(40):
+        planter.rate(planter.ask(on_topic(rng)), "good" if i % 10 else "bad")  # 36 of 40 good
+    bad_now = []
+    for i in range(30):
+        iid = planter.ask(on_topic(rng))
+        if i < good_now:
+            planter.rate(iid, "good")
+        else:
+            planter.rate(iid, "bad", f"wrong {i}")
+            bad_now.append(iid)
+    planter.ask(on_topic(rng))  # one more, not rated: the window is 31 asks, 30 rated
+    r = _report(planter, window=31)
+    f = r["feedback"]
+    assert (f["n"], f["rated"], f["good"], f["bad"]) == (31, 30, good_now, 30 - good_now)
+    assert f["good_rate"] == round(good_now / 30, 4)
+    assert f["good_ci"] == [round(v, 4) for v in _textbook_wilson(good_now, 30)]
+    change = f["good_change"]
+    assert (change["name"], change["n_reference"], change["n_current"]) == (
+        "answers rated good",
+        40,
+        30,
+    )
+    assert (change["reference"], change["current"]) == (0.9, round(good_now / 30, 4))
+    assert change["alert"] is alerts and ("answers rated good" in r["alerts"]) is alerts
+    # the answers rated bad, newest first, with their ids and notes, to trace
+    assert [b["id"] for b in f["worst"]] == list(reversed(bad_now))[:10]
+    assert f["worst"][0]["note"] == "wrong 29" and f["worst"][0]["question"]
 
 
 def test_too_little_data_is_said_not_guessed(planter):
@@ -212,11 +300,13 @@ def test_monitor_report_command(planter):
         planter.ask(off_topic(rng))
     data = json.loads(invoke("monitor", "report", "--window", "25", "--json").stdout)
     assert data["scope"] == "anonymous" and data["window"]["current"]["n"] == 25
-    assert "question embeddings" in data["alerts"]
+    assert "question embeddings" in data["alerts"] and "outlier questions" in data["alerts"]
+    assert data["feedback"]["rated"] == 0 and data["feedback"]["good_rate"] is None
     human = invoke("monitor", "report", "--window", "25")
     assert human.exit_code == 0
     assert "Question drift" in human.stdout and "ALERT" in human.stdout
     assert "Operations" in human.stdout and "seconds per ask" in human.stdout
+    assert "share: n 30 → 25" in human.stdout and "no answers rated yet" in human.stdout
     assert len(data["operations"]["total_seconds_series"]) == 25
     # the planted asks retrieved some documents; the others are listed as never retrieved
     retrieval = data["retrieval"]
@@ -249,6 +339,7 @@ def test_html_report_is_self_contained_and_its_plots_render_in_chromium(planter,
         assert f'<figure class="plot" id="plot-{plot}"><svg' in html, plot
     assert "<script" not in html and "src=" not in html  # nothing to fetch, nothing to run
     assert "question embeddings" in html and "alert" in html
+    assert "<td>outlier questions</td>" in html and "<h2>Feedback</h2>" in html
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")

@@ -51,6 +51,7 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         "m005_guard_flags",
         "m006_interaction_owners",
         "m007_passage_vectors",
+        "m008_feedback",
     ]
     # the names the store checks on open, so it can skip sqlite-utils when all are applied
     assert list(MIGRATIONS) == [m.name for m in migrations._migrations]
@@ -64,12 +65,13 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_only_the_store_modules_write_sql():
-    """SQL lives in docqa/store/ (corpus, people, journal, the connection, the migrations):
-    no other module of the package runs a statement or reaches for the connection."""
+    """SQL lives in docqa/store/ (corpus, people, journal, feedback, the connection, the
+    migrations): no other module of the package runs a statement or reaches for the
+    connection."""
     import re
     from pathlib import Path
 
@@ -86,7 +88,10 @@ def test_only_the_store_modules_write_sql():
     ]
     assert outside == []
     inside = {p.name for p in (package / "store").glob("*.py") if pattern.search(p.read_text())}
-    assert inside == {"__init__.py", "corpus.py", "people.py", "journal.py", "migrations.py"}
+    assert inside == {
+        *("__init__.py", "corpus.py", "people.py", "journal.py", "migrations.py"),
+        "feedback.py",
+    }
 
 
 def test_a_new_store_reports_its_schema_current_and_a_newer_one_is_named(store):

@@ -33,6 +33,7 @@ def test_trace_json_shows_every_stage_of_every_attempt(two_attempts):
     data = _json("trace", two_attempts["id"])
     row = data["interaction"]
     assert "question_embedding" not in row
+    assert data["feedback"] == []  # no one rated it (`docqa feedback`)
     assert (row["id"], row["question"], row["status"], row["attempts"]) == (
         two_attempts["id"],
         QUESTION,

@@ -11,6 +11,7 @@ from docqa.cli import (
     docs,
     doctor,
     eval,
+    feedback,
     helptext,
     ingest,
     models,
@@ -38,6 +39,7 @@ app.add_typer(docs.app, name="docs")
 app.add_typer(users.app, name="users")
 app.command(name="trace")(trace.trace_command)
 app.add_typer(trace.log_app, name="log")
+app.command(name="feedback")(feedback.feedback_command)
 app.add_typer(monitor.app, name="monitor")
 app.command(name="doctor")(doctor.doctor_command)
 app.command(name="models")(models.models_command)

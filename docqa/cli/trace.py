@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -24,6 +25,13 @@ EveryoneOpt = Annotated[
         help="Every user's interactions, with every chunk (the store owner's view).",
     ),
 ]
+
+
+class Rated(StrEnum):
+    good = "good"
+    bad = "bad"
+    none = "none"
+
 
 log_app = typer.Typer(help="The recorded interactions.", no_args_is_help=True)
 
@@ -79,11 +87,22 @@ def log_list_command(
             "--since", help="From this time on: 30m, 2h, 7d, 1w or an ISO date.", show_default=False
         ),
     ] = None,
+    feedback: Annotated[
+        Rated | None,
+        typer.Option(
+            "--feedback",
+            help="Only answers rated good, rated bad (`docqa feedback`; the latest verdict "
+            "counts), or none: not rated.",
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1)] = 50,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """The recorded interactions, newest first: the viewer's own (see --user, --all-users)."""
+    """The recorded interactions, newest first: the viewer's own (see --user, --all-users),
+    each with its verdict (`docqa feedback`)."""
     from docqa import contract, render
     from docqa.timespec import parse_since
 
@@ -96,6 +115,7 @@ def log_list_command(
             session=session,
             status=status,
             since=after,
+            feedback=None if feedback is None else feedback.value,
             limit=limit,
         )
     finally:

@@ -1,4 +1,4 @@
-"""How one answer came about (`docqa trace`).
+"""How one answer came about (`docqa trace`), and who may see it.
 
 A trace is scoped to the viewer: a user sees their own interactions (the anonymous profile,
 the anonymous ones), and retrieved chunks only if the viewer may read them now. The store's
@@ -16,12 +16,9 @@ from docqa.store import Store
 
 
 def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) -> Trace:
-    """The interaction's record and every step it went through, retrieved chunks resolved
-    to their path, place and text."""
-    row = store.journal.record(iid)
-    if row is None or (not everyone and row["user"] != viewer.name):
-        whose = "" if everyone else f" for {_who(viewer)}"
-        raise DocqaError(f"no interaction {iid}{whose} (`docqa log list` shows them)")
+    """The interaction's record, every step it went through (retrieved chunks resolved to
+    their path, place and text) and the verdicts people gave it."""
+    row = visible(store.journal.record(iid), iid, viewer=viewer, everyone=everyone)
     row.pop("question_embedding", None)
     readable = None if everyone else viewer
     steps = tuple(
@@ -30,7 +27,16 @@ def trace(store: Store, iid: int, *, viewer: Profile, everyone: bool = False) ->
         else s
         for s in store.journal.steps(iid)
     )
-    return Trace(row, steps)
+    return Trace(row, steps, tuple(store.feedback.of(iid)))
+
+
+def visible(row: dict | None, iid: int, *, viewer: Profile, everyone: bool = False) -> dict:
+    """Interaction `iid`'s row (as read from the journal) if the viewer may see it: their
+    own, or any with `everyone`. Otherwise the one error `trace` and `feedback` both give."""
+    if row is None or (not everyone and row["user"] != viewer.name):
+        whose = "" if everyone else f" for {_who(viewer)}"
+        raise DocqaError(f"no interaction {iid}{whose} (`docqa log list` shows them)")
+    return row
 
 
 def _resolve(

@@ -23,6 +23,8 @@ ALPHA = 0.05
 MIN_N = 20
 MIN_AUC = 0.6  # a drift alert needs the classifier's AUC interval above this
 MIN_SHARE_CHANGE = 0.10  # a topic or rate alert needs at least 10 points of change
+OUTLIER_SHARE = "outlier questions"  # the tests' names, as `alerts` lists them
+GOOD_SHARE = "answers rated good"
 STAGES = ("load", "embed", "retrieve", "prompt", "generate", "validate", "total")
 
 
@@ -67,11 +69,12 @@ def build(
     report = {
         "window": {"current": _span(w.current), "reference": _span(w.reference)},
         "drift": _question_drift(w, tests, permutations),
-        "outliers": _outliers(w, chunks),
+        "outliers": _outliers(w, chunks, tests),
         "retrieval": _retrieval(w, tests, paths, documents or []),
         "toxicity": _toxicity(w, tests),
         "sentiment": _sentiment(w),
         "hallucination": _hallucination(w, tests),
+        "feedback": _feedback(w, tests),
         "conversations": _conversations(w),
         "operations": _operations(w),
     }
@@ -104,12 +107,7 @@ def _vectors(rows: list[dict]) -> np.ndarray:
 
 
 def _wilson(k: int, n: int) -> list[float]:
-    if n == 0:
-        return [0.0, 1.0]
-    z, p = 1.96, k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+    return [round(v, 4) for v in stats.wilson(k, n)]
 
 
 def _two_proportions(name: str, k1: int, n1: int, k2: int, n2: int, tests: list) -> dict:
@@ -118,19 +116,14 @@ def _two_proportions(name: str, k1: int, n1: int, k2: int, n2: int, tests: list)
     note = _too_little(n1, n2)
     if note:
         return {**test, "note": note}
-    p1, p2 = k1 / n1, k2 / n2
-    pooled = (k1 + k2) / (n1 + n2)
-    se0 = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / n2), 1e-12))
-    z = (p2 - p1) / se0
-    p = math.erfc(abs(z) / math.sqrt(2))
-    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    c = stats.two_proportions(k1, n1, k2, n2)
     test.update(
-        reference=round(p1, 4),
-        current=round(p2, 4),
-        effect=round(p2 - p1, 4),
-        effect_ci=[round(p2 - p1 - 1.96 * se, 4), round(p2 - p1 + 1.96 * se, 4)],
-        p=round(p, 6),
-        _meaningful=abs(p2 - p1) >= MIN_SHARE_CHANGE,
+        reference=round(c.reference, 4),
+        current=round(c.current, 4),
+        effect=round(c.effect, 4),
+        effect_ci=[round(c.low, 4), round(c.high, 4)],
+        p=round(c.p, 6),
+        _meaningful=abs(c.effect) >= MIN_SHARE_CHANGE,
     )
     tests.append(test)
     return test
@@ -186,9 +179,12 @@ def _topics(w: Window, ref: np.ndarray, cur: np.ndarray, tests: list) -> list[di
     return sorted(topics, key=lambda t: -abs(t.get("effect", 0)))
 
 
-def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
+def _outliers(w: Window, chunks: np.ndarray | None, tests: list) -> dict:
     """Current questions far from the documents *and* from past questions, each distance
-    calibrated as the 99th percentile of the reference questions' own (held out)."""
+    calibrated as the 99th percentile of the reference questions' own (held out); and the
+    share of such questions, current against reference (scored the same way, held out), as
+    a test: a window where many questions are about something else alerts even when the
+    drift test, which weighs every question alike, does not."""
     out: dict = {
         "n_reference": len(w.reference),
         "n_current": len(w.current),
@@ -199,13 +195,15 @@ def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
             if ((r.get("flags") or {}).get("outlier") or {}).get("flagged")
         ],
     }
+    share = {"name": OUTLIER_SHARE, "n_reference": len(w.reference), "n_current": len(w.current)}
     note = _too_little(len(w.reference), len(w.current))
     if note or chunks is None:
-        return {**out, "note": note or "no documents", "questions": []}
+        note = note or "no documents"
+        return {**out, "note": note, "questions": [], "share": {**share, "note": note}}
     ref, cur = w.reference_vectors, w.current_vectors
-    corpus_ref = stats.knn_scores(chunks, ref)
+    corpus_ref, past_ref = stats.knn_scores(chunks, ref), stats.knn_held_out(ref)
     corpus_threshold = float(np.quantile(corpus_ref, 0.99))
-    past_threshold = stats.knn_threshold(ref, quantile=0.99)
+    past_threshold = float(np.quantile(past_ref, 0.99))
     corpus_cur, past_cur = stats.knn_scores(chunks, cur), stats.knn_scores(ref, cur)
     found = []
     for row, a, b in zip(w.current, corpus_cur, past_cur, strict=True):
@@ -218,10 +216,14 @@ def _outliers(w: Window, chunks: np.ndarray | None) -> dict:
                     "past_score": round(float(b), 4),
                 }
             )
+    in_reference = int(np.sum((corpus_ref > corpus_threshold) & (past_ref > past_threshold)))
+    share = _two_proportions(OUTLIER_SHARE, in_reference, len(ref), len(found), len(cur), tests)
+    share["rate_ci"] = _wilson(len(found), len(cur))
     out.update(
         corpus_threshold=round(corpus_threshold, 4),
         past_threshold=round(past_threshold, 4),
         questions=sorted(found, key=lambda f: -f["corpus_score"]),
+        share=share,
     )
     return out
 
@@ -360,6 +362,36 @@ def _hallucination(w: Window, tests: list) -> dict:
             tests,
         ),
         "worst": worst[:5],
+    }
+
+
+def _feedback(w: Window, tests: list) -> dict:
+    """What people said of the answers (`docqa feedback`; an answer's latest verdict): the
+    share of the current window's rated answers rated good, its change against the
+    reference's, and the answers rated bad, newest first, to trace."""
+    rated_ref = [r for r in w.reference if r.get("feedback")]
+    rated_cur = [r for r in w.current if r.get("feedback")]
+    good_ref = sum(r["feedback"] == "good" for r in rated_ref)
+    good, n = sum(r["feedback"] == "good" for r in rated_cur), len(rated_cur)
+    return {
+        "n": len(w.current),
+        "rated": n,
+        "good": good,
+        "bad": n - good,
+        "good_rate": round(good / n, 4) if n else None,
+        "good_ci": _wilson(good, n),
+        "good_change": _two_proportions(GOOD_SHARE, good_ref, len(rated_ref), good, n, tests),
+        "worst": [
+            {
+                "id": r["id"],
+                "question": r["question"],
+                "answer": r["answer"],
+                "status": r["status"],
+                "note": r.get("feedback_note"),
+            }
+            for r in reversed(rated_cur)
+            if r["feedback"] == "bad"
+        ][:10],
     }
 
 

@@ -1,6 +1,7 @@
 """Two-sample tests and outlier scores for monitoring, with the calibration the field notes
 ask for: permutation p-values that count the observed statistic, p = (1 + #{null >= obs}) /
-(B + 1); an effect size with a confidence interval beside every p; Benjamini-Hochberg q.
+(B + 1); an effect size with a confidence interval beside every p; rates with Wilson score
+intervals and the two-proportion z-test of their change; Benjamini-Hochberg q.
 """
 
 from __future__ import annotations
@@ -96,6 +97,38 @@ def drift(x: np.ndarray, y: np.ndarray, permutations: int = 500, seed: int = 0) 
     return TwoSample(len(x), len(y), stat, p, auc, low, high)
 
 
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of the proportion k/n (scipy's); (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+@dataclass(frozen=True)
+class ProportionChange:
+    """A rate in the current sample against the reference's."""
+
+    reference: float
+    current: float
+    effect: float  # current - reference
+    low: float  # 95% (Wald) interval of the effect
+    high: float
+    p: float  # two-sided, pooled two-proportion z-test
+
+
+def two_proportions(k1: int, n1: int, k2: int, n2: int) -> ProportionChange:
+    """Reference k1 of n1 against current k2 of n2 (both n > 0)."""
+    p1, p2 = k1 / n1, k2 / n2
+    pooled = (k1 + k2) / (n1 + n2)
+    se0 = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / n2), 1e-12))
+    p = math.erfc(abs(p2 - p1) / se0 / math.sqrt(2))
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return ProportionChange(p1, p2, p2 - p1, p2 - p1 - 1.96 * se, p2 - p1 + 1.96 * se, p)
+
+
 def benjamini_hochberg(ps: list[float]) -> list[float]:
     """q-values for p-values (the false discovery rate at which each would be rejected)."""
     m = len(ps)
@@ -115,13 +148,14 @@ def knn_scores(reference: np.ndarray, points: np.ndarray, k: int = 5) -> np.ndar
     return _knn(np.asarray(points) @ np.asarray(reference).T, k)
 
 
-def knn_threshold(reference: np.ndarray, k: int = 5, quantile: float = 0.99) -> float:
-    """The outlier threshold: the `quantile` of held-out reference points' kNN scores
-    (each scored against the others, leaving itself out)."""
+def knn_held_out(reference: np.ndarray, k: int = 5) -> np.ndarray:
+    """Each reference point's kNN score against the others (leaving itself out): their
+    99th percentile is the outlier threshold, and the reference's own outliers are those
+    above it."""
     ref = np.asarray(reference)
     sims = ref @ ref.T
     np.fill_diagonal(sims, -np.inf)
-    return float(np.quantile(_knn(sims, min(k, len(ref) - 1)), quantile))
+    return _knn(sims, min(k, len(ref) - 1))
 
 
 def _knn(sims: np.ndarray, k: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 - `store.corpus`: documents, chunks, embeddings, sentence vectors, groups and access;
 - `store.people`: users and sessions;
-- `store.journal`: interactions and their steps, and the queries that read them back.
+- `store.journal`: interactions and their steps, and the queries that read them back;
+- `store.feedback`: the verdicts people give answers.
 
 These modules (and the migrations beside them) are the only ones that write SQL.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from docqa import owner
 from docqa.errors import StoreError
 from docqa.store.corpus import Corpus, EmbedderIdentity
+from docqa.store.feedback import Feedback
 from docqa.store.journal import Journal
 from docqa.store.people import People
 
@@ -33,6 +35,7 @@ MIGRATIONS = (
     "m005_guard_flags",
     "m006_interaction_owners",
     "m007_passage_vectors",
+    "m008_feedback",
 )
 
 
@@ -44,6 +47,7 @@ class Store:
         self.corpus = Corpus(conn)
         self.people = People(conn)
         self.journal = Journal(conn, self.people)
+        self.feedback = Feedback(conn)
 
     @classmethod
     def open(cls, path: Path) -> Store:

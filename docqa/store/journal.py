@@ -15,6 +15,7 @@ import sqlite3
 
 from docqa import owner
 from docqa.journal import JSON_COLUMNS, Retrieve, Step, Validate, read_data
+from docqa.store.feedback import VERDICT, VERDICT_NOTE
 from docqa.store.people import People
 from docqa.store.sql import utcnow
 
@@ -116,11 +117,13 @@ class Journal:
         session: str | None = None,
         status: str | None = None,
         since: str | None = None,
+        feedback: str | None = None,
         limit: int = 50,
     ) -> list[dict]:
         """Interactions, newest first: those of `user` (None: the anonymous ones) unless
         `everyone`, optionally of one session, with one status (as readers see it: a running
-        row whose process is gone is "interrupted"), from `since` (ISO UTC) on."""
+        row whose process is gone is "interrupted"), from `since` (ISO UTC) on, with one
+        verdict (`feedback`: "good", "bad", or "none" for the unrated)."""
         where, params = [], []
         if not everyone:
             where.append("user IS ?")
@@ -129,6 +132,11 @@ class Journal:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if feedback == "none":
+            where.append(f"{VERDICT} IS NULL")
+        elif feedback is not None:
+            where.append(f"{VERDICT} = ?")
+            params.append(feedback)
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
@@ -136,7 +144,8 @@ class Journal:
         cur = self.conn.execute(
             f"SELECT id, created_at, user, session, turn, kind, mode, {STATUS} AS status,"
             " attempts, groundedness, seconds, prompt_tokens, cached_tokens, completion_tokens,"
-            f" question, answer FROM interactions{clause} ORDER BY id DESC LIMIT ?",
+            f" question, answer, {VERDICT} AS feedback FROM interactions{clause}"
+            " ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )
         names = [d[0] for d in cur.description]
@@ -179,7 +188,8 @@ class Journal:
         self, *, user: str | None = None, everyone: bool = False, limit: int = 5000
     ) -> list[dict]:
         """The latest asks (oldest first) with what monitoring reads: the question's
-        embedding, outcome, flags, timings and tokens, the first retrieval's hits
+        embedding, outcome, flags, timings and tokens, its verdict and the verdict's note
+        (docqa.store.feedback: the latest given), the first retrieval's hits
         (docqa.journal.RetrievedHit) and the final attempt's grounding. Asks still being
         answered are left out; those whose process died read as "interrupted"."""
         where = f"kind = 'ask' AND {STATUS} != 'running'"
@@ -190,7 +200,8 @@ class Journal:
         cur = self.conn.execute(
             f"SELECT id, created_at, user, session, turn, {STATUS} AS status, question, answer,"
             " question_embedding, groundedness, attempts, flags, timings, prompt_tokens,"
-            f" cached_tokens, completion_tokens, seconds FROM interactions WHERE {where}"
+            f" cached_tokens, completion_tokens, seconds, {VERDICT} AS feedback,"
+            f" {VERDICT_NOTE} AS feedback_note FROM interactions WHERE {where}"
             " ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )

@@ -208,3 +208,24 @@ def m007_passage_vectors(db: Database) -> None:
         END;
         """,
     )
+
+
+@migrations()
+def m008_feedback(db: Database) -> None:
+    # a person's verdict on an answer (`docqa feedback`): one per answer and rater, a second
+    # one replacing the first. The unique index is on coalesce(user, '') because SQLite's
+    # UNIQUE holds NULLs distinct, and NULL is the anonymous user ('' is no user's name).
+    _run(
+        db,
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+            user TEXT,
+            verdict TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
+            note TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX feedback_rater ON feedback(interaction_id, coalesce(user, ''));
+        """,
+    )
