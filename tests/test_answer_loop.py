@@ -248,3 +248,22 @@ def test_chat_human_output_and_unknown_command(ingested):
     assert result.exit_code == 0
     assert "wrought-iron lattice tower" in result.stdout and "eiffel_tower.txt" in result.stdout
     assert "unknown command /nope" in result.stderr and "/sources" in result.stdout
+
+
+def test_chat_rates_the_last_answer_with_good_and_bad(ingested):
+    lines = ["/good", WHAT, "/bad the answer is too long", "/good", "/quit"]
+    result = invoke("chat", "--json", input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "no answer to rate yet" in result.stderr  # /good before any answer
+    answer, bad, good = [json.loads(line) for line in result.stdout.splitlines()]
+    assert bad["feedback"]["interaction_id"] == answer["id"]
+    assert (bad["feedback"]["verdict"], bad["feedback"]["note"]) == (
+        "bad",
+        "the answer is too long",
+    )
+    assert bad["feedback"]["replaced"] is None
+    assert (
+        good["feedback"]["verdict"] == "good" and good["feedback"]["replaced"]["verdict"] == "bad"
+    )
+    trace = json.loads(invoke("trace", answer["id"], "--json").stdout)
+    assert [f["verdict"] for f in trace["feedback"]] == ["good"]

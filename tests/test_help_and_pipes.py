@@ -24,7 +24,8 @@ COMMANDS = list(_commands(typer.main.get_command(app)))
 
 def test_every_command_is_listed():
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"ask", "chat", "trace", "log list", "docs list", "users list", "monitor report"} <= names
+    expected = {"ask", "chat", "trace", "log list", "docs list", "users list", "monitor report"}
+    assert expected <= names
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "docqa")

@@ -37,6 +37,7 @@ HELP = (
     "Ask anything about your documents; follow-up questions may refer to earlier turns.\n"
     "  /sources   every source the last answer was drawn from\n"
     "  /history   the turns of this session so far\n"
+    "  /good, /bad [NOTE]   rate the last answer (see `docqa feedback`)\n"
     "  /quit      end the chat (also /exit, Ctrl-D)"
 )
 
@@ -120,6 +121,10 @@ def chat_command(
                     _sources(last, json_out)
                 elif command == "/history":
                     _history(comps.store, name, options.user, json_out)
+                elif command in ("/good", "/bad"):
+                    _rate(
+                        comps.store, last, command[1:], text[len(command) :], options.user, json_out
+                    )
                 elif command == "/help":
                     out.print(HELP, highlight=False, markup=False)
                 else:
@@ -181,3 +186,24 @@ def _history(store, name: str, user, json_out: bool) -> None:
     for t in turns:
         out.print(f"[bold]{t['turn']}.[/bold] {escape(t['question'])}", highlight=False)
         out.print(f"   [dim]{escape(t['answer'] or '')}[/dim]", highlight=False)
+
+
+def _rate(store, last, verdict: str, note: str, user, json_out: bool) -> None:
+    """/good and /bad: the asker's verdict on the last answer, as `docqa feedback` records it."""
+    from docqa import contract
+    from docqa.errors import DocqaError
+    from docqa.flows.feedback import give_feedback
+
+    if last is None or last.id is None:
+        err.print("no answer to rate yet")
+        return
+    try:
+        rating = give_feedback(store, last.id, verdict, note, user=user)
+    except DocqaError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return
+    if json_out:
+        print(contract.dumps({"feedback": contract.rating_json(rating)}), flush=True)
+        return
+    again = " (replacing your earlier verdict)" if rating.replaced is not None else ""
+    out.print(f"[dim]rated answer {last.id} {verdict}{escape(again)}[/dim]", highlight=False)

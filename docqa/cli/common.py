@@ -110,7 +110,11 @@ LlmUrlOpt = Annotated[
 KOpt = Annotated[
     int | None,
     typer.Option(
-        "-k", help="Number of chunks to retrieve \\[default: 5].", min=1, max=100, show_default=False
+        "-k",
+        help="Number of chunks to retrieve \\[default: 5].",
+        min=1,
+        max=100,
+        show_default=False,
     ),
 ]
 
