@@ -67,9 +67,10 @@ def report_command(
     home: HomeOpt = None,
 ) -> None:
     """Compare the current window of asks with a reference: drift of questions (MMD
-    permutation test, classifier AUC, the topics that moved), outlier questions, retrieval
-    scores and documents, toxicity, sentiment, groundedness, conversations, latency, tokens,
-    cache hits, errors and attempts. Every test gives both ns, an effect with its 95%
+    permutation test, classifier AUC, the topics that moved), outlier questions and their
+    share, retrieval scores and documents, toxicity, sentiment, groundedness, people's
+    feedback (`docqa feedback`), conversations, latency, tokens, cache hits, errors and
+    attempts. Every test gives both ns, an effect with its 95%
     interval, p and a Benjamini-Hochberg q; an alert needs q < 0.05 and a meaningful effect."""
     from docqa import contract, render
     from docqa.errors import UsageError
