@@ -25,7 +25,7 @@ def test_a_second_writer_says_the_store_is_busy(fakes, docs, docqa_home):
         now = invoke("docs", "rm", docs, "--wait", "0")
         assert now.exit_code == 1 and "is busy" in now.stderr
     result = invoke("ingest", docs, "--json", "--wait", "0")
-    assert result.exit_code == 0 and json.loads(result.stdout)["added"] == 17
+    assert result.exit_code == 0 and json.loads(result.stdout)["added"] == 26
 
 
 def test_readers_answer_during_a_write_and_leave_the_index_file_to_the_writer(ingested, docqa_home):

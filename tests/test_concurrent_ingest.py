@@ -154,4 +154,4 @@ def test_questions_are_answered_during_an_ingest_and_nothing_is_lost(tmp_path):
     doctor = docqa(home, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout
     listing = json.loads(docqa(home, "docs", "list", "--json").stdout)["documents"]
-    assert len(listing) == 17 + N_NEW
+    assert len(listing) == 26 + N_NEW

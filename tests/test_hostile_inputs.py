@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from tests import formats
 from tests.cli import invoke
 
 TEMPLATE_TEXT = "{{ gen('x', max_tokens=5) }} {% for i in range(3) %}loop{% endfor %}"
@@ -31,6 +32,8 @@ def _pdf(encrypt: bool) -> bytes:
 def hostile_corpus(root) -> dict[str, bytes | None]:
     """name -> bytes written (None: made specially below)."""
     valid_pdf = _pdf(False)
+    docx = formats.docx([("Heading 1", "Hostile"), ("", "A real paragraph of a real document.")])
+    pptx = formats.pptx([("Slide", ["A bullet"], "")])
     return {
         "binary.txt": b"\x00\x01\x02\x03binary\x00",
         "png-named.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
@@ -66,6 +69,36 @@ def hostile_corpus(root) -> dict[str, bytes | None]:
         "folder.md": None,
         "unreadable.txt": None,
         "big-200mb.txt": None,
+        # documents in zip archives: broken, empty, password-protected, zip bombs
+        "empty.docx": b"",
+        "truncated.docx": docx[: len(docx) // 2],
+        "encrypted.docx": formats.office_encrypted(),
+        "bomb.docx": formats.zip_bomb("word/document.xml", 120 << 20, docx),
+        "legacy-doc.docx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000),
+        "empty.pptx": b"",
+        "truncated.pptx": pptx[: len(pptx) // 2],
+        "encrypted.pptx": formats.office_encrypted(),
+        "docx-named.pptx": docx,
+        "encrypted.xlsx": formats.office_encrypted(),
+        "text-named.xlsx": b"name,value\nnot,a workbook\n",
+        "encrypted.odt": formats.encrypted_odt(),
+        "epub-named.odt": formats.epub([("One", "<p>Text.</p>")]),
+        "drm.epub": formats.epub([("One", "<p>Secret.</p>")], encrypted=True),
+        "no-container.epub": formats.xlsx({"S": [["x"]]}),
+        "only-images.epub": formats.epub([("Cover", '<img src="cover.jpg"/>')]),
+        # text formats
+        "unclosed-quote.csv": b'a,b\n"' + b"x" * 200_000 + b"\n",
+        "empty.csv": b"",
+        "binary.tsv": b"a\tb\n\x00\x01\x02",
+        "big-200mb.csv": None,
+        "truncated.ipynb": b'{"cells": [{"cell_type": "markdown", "source": "# T',
+        "not-a-notebook.ipynb": b'{"just": "json"}',
+        "empty.eml": b"",
+        "not-mail.eml": b"Dear diary, no headers at all.\n",
+        "encrypted.eml": b"From: a@example.org\nSubject: secret\nContent-Type: multipart/encrypted;"
+        b' protocol="application/pgp-encrypted"; boundary=x\n\n--x\n\n-----BEGIN PGP MESSAGE-----'
+        b"\n--x--\n",
+        "headers-only.eml": b"From: a@example.org\nSubject: Lunch on Friday\n\n",
     }
 
 
@@ -82,8 +115,9 @@ def make(root) -> dict[str, bytes | None]:
     (root / "folder.md" / "inside.txt").write_bytes(b"A file inside a folder named like a file.\n")
     (root / "unreadable.txt").write_bytes(b"secret")
     (root / "unreadable.txt").chmod(0)
-    with open(root / "big-200mb.txt", "wb") as fh:  # sparse: 200 MB that take no disk
-        fh.truncate(200_000_000)
+    for name in ("big-200mb.txt", "big-200mb.csv"):
+        with open(root / name, "wb") as fh:  # sparse: 200 MB that take no disk
+            fh.truncate(200_000_000)
     return corpus
 
 
@@ -121,6 +155,31 @@ def test_every_hostile_input_gets_its_own_result_and_the_good_files_are_stored(
         # text must be UTF-8 (UTF-16 and UTF-8 with a byte order mark are recognised)
         "invalid-utf8.txt": "not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8",
         "latin1.txt": "not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8",
+        "empty.docx": "empty file",
+        "truncated.docx": "broken DOCX file (not a readable zip archive: File is not a zip file)",
+        "encrypted.docx": "password-protected DOCX (encrypted by Office): save a copy without",
+        "bomb.docx": "DOCX member 'word/document.xml' unpacks to 126 MB, over the 100 MB limit",
+        "legacy-doc.docx": "not a DOCX file but an OLE compound file, like an old binary .doc",
+        "empty.pptx": "empty file",
+        "truncated.pptx": "broken PPTX file (not a readable zip archive",
+        "encrypted.pptx": "password-protected PPTX (encrypted by Office)",
+        "docx-named.pptx": "not a PPTX file but a DOCX file with the wrong extension",
+        "encrypted.xlsx": "password-protected XLSX (encrypted by Office)",
+        "text-named.xlsx": "broken XLSX file (not a readable zip archive",
+        "encrypted.odt": "password-protected ODT (its content is encrypted)",
+        "epub-named.odt": "not an OpenDocument text file (its type is 'application/epub+zip')",
+        "drm.epub": "DRM-protected EPUB (its chapters are encrypted)",
+        "no-container.epub": "not an EPUB file (it has no META-INF/container.xml)",
+        "only-images.epub": "no text found in the file",
+        "unclosed-quote.csv": "broken CSV at line 2: a cell of over 131,072 characters",
+        "empty.csv": "empty file",
+        "binary.tsv": "binary file (contains NUL bytes), not text",
+        "big-200mb.csv": "file of 200 MB is over the 100 MB limit (max_file_mb in docqa.toml)",
+        "truncated.ipynb": "broken notebook: not JSON (",
+        "not-a-notebook.ipynb": "not a Jupyter notebook (its JSON has no nbformat version)",
+        "empty.eml": "empty file",
+        "not-mail.eml": "not an e-mail message (no From, To, Date or Subject header)",
+        "encrypted.eml": "encrypted e-mail (PGP or S/MIME): it needs the recipient's key",
     }
     for name, fragment in expect_failed.items():
         path = str(hostile / name)
@@ -140,6 +199,7 @@ def test_every_hostile_input_gets_its_own_result_and_the_good_files_are_stored(
         "ünï cödé 文件 $(rm -rf).txt",
         "-dash-first.md",
         "folder.md/inside.txt",
+        "headers-only.eml",
     ]
     missing = {
         name: failed.get(str(hostile / name), "neither stored nor failed")

@@ -40,12 +40,12 @@ def index_ids(index: HnswIndex, store: Store) -> set[int]:
 def test_ingest_then_reingest_adds_nothing(docs, store, docqa_home):
     emb = FakeEmbedder()
     first, index = run([docs], store, emb, docqa_home)
-    assert (first.files_seen, first.added, first.failed) == (17, 17, [])
-    assert first.chunks_added == first.chunks_total == store.corpus.chunk_count() > 17
+    assert (first.files_seen, first.added, first.failed) == (26, 26, [])
+    assert first.chunks_added == first.chunks_total == store.corpus.chunk_count() > 26
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     embedded = emb.embedded
     second, _ = run([docs], store, emb, docqa_home)
-    assert (second.unchanged, second.added, second.updated, second.chunks_added) == (17, 0, 0, 0)
+    assert (second.unchanged, second.added, second.updated, second.chunks_added) == (26, 0, 0, 0)
     assert emb.embedded == embedded  # nothing was embedded again
 
 
@@ -57,7 +57,7 @@ def test_editing_one_file_re_embeds_only_its_chunks(docs, store, docqa_home):
     target.write_text(target.read_text() + "\n\nA new closing paragraph about the Moon.\n")
     emb.calls.clear()
     report, index = run([docs], store, emb, docqa_home)
-    assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
+    assert (report.updated, report.unchanged, report.added) == (1, 25, 0)
     new_count = store.corpus.document(str(target)).chunks
     sentences = store.conn.execute(
         "SELECT sum(json_array_length(spans)) FROM chunk_sentences s JOIN chunks c"
@@ -108,7 +108,7 @@ def test_documents_embedded_by_an_older_passage_format_are_embedded_again(docs, 
             (old,),
         )
     report, index = run([docs], store, emb, docqa_home)
-    assert (report.updated, report.unchanged, report.added) == (1, 16, 0)
+    assert (report.updated, report.unchanged, report.added) == (1, 25, 0)
     assert store.corpus.document(old).passages == PASSAGE_FORMAT
     missing = store.conn.execute(
         "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_sentences)"
@@ -130,8 +130,8 @@ def test_bad_files_are_reported_and_the_rest_kept(docs, store, docqa_home):
     assert reasons["empty.md"] == "empty file"
     assert "broken PDF" in reasons["broken.pdf"]
     assert reasons["missing.txt"] == "no such file or directory"
-    assert report.skipped == 1 and report.unchanged == 17
-    assert len(store.corpus.documents()) == 17
+    assert report.skipped == 1 and report.unchanged == 26
+    assert len(store.corpus.documents()) == 26
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
@@ -147,10 +147,10 @@ def test_prune_and_rm(docs, store, docqa_home):
     run([docs], store, FakeEmbedder(), docqa_home)
     (docs / "coffee.html").unlink()
     report, _ = run([docs], store, FakeEmbedder(), docqa_home, prune=True)
-    assert report.removed == 1 and len(store.corpus.documents()) == 16
+    assert report.removed == 1 and len(store.corpus.documents()) == 25
     index = HnswIndex(docqa_home / "index.hnsw", 64)
     removed = remove_documents(docs / "science", store=store, index=index, dimension=64)
-    assert len(removed) == 6 and len(store.corpus.documents()) == 10
+    assert len(removed) == 8 and len(store.corpus.documents()) == 17
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
     sentences_of = "SELECT DISTINCT chunk_id FROM chunk_sentences ORDER BY chunk_id"
     # the removed documents' chunks took their sentences with them
@@ -191,7 +191,7 @@ def test_permission_denied_is_reported_even_as_root(docs, store, docqa_home, mon
     assert [(Path(f.path).name, f.reason) for f in report.failed] == [
         ("secret.md", "permission denied")
     ]
-    assert report.added == 17
+    assert report.added == 26
 
 
 def test_one_file_named_two_ways_is_one_document(docs, store, docqa_home):
@@ -201,3 +201,86 @@ def test_one_file_named_two_ways_is_one_document(docs, store, docqa_home):
     assert report.unchanged == 1 and [d.path for d in store.corpus.documents()] == [
         str(docs / "eiffel_tower.txt")
     ]
+
+
+def test_docqa_ingest_reads_a_folder_of_every_format_with_its_provenance(fakes, tmp_path):
+    """`docqa ingest` of a folder mixing the formats: each stored with its format, each
+    chunk cited by what its format offers (heading path, slide or cell as page, row lines),
+    and a broken file beside them failed on its own."""
+    import json
+
+    from tests import formats
+    from tests.cli import invoke
+
+    folder = tmp_path / "mixed"
+    (folder / "sub").mkdir(parents=True)
+    files = {
+        "report.docx": formats.docx([("Heading 1", "Budget"), ("", "The zeppelin costs more.")]),
+        "notes.odt": formats.odt([("h1", "Minutes"), ("h2", "Votes"), ("p", "Quorum of nine.")]),
+        "deck.pptx": formats.pptx([("Intro", ["Hello"], ""), ("Roadmap", ["Ship the yak"], "")]),
+        "book.epub": formats.epub([("Chapter One", "<p>The lighthouse keeper slept.</p>")]),
+        "sub/lakes.csv": b"lake,depth\nBaikal,1642\nTahoe,501\n",
+        "sub/langs.tsv": b"language\tyear\nFortran\t1957\n",
+        "sub/wonders.xlsx": formats.xlsx({"Wonders": [["Wonder"], ["Colossus of Rhodes"]]}),
+        "sub/pendulum.ipynb": formats.ipynb(
+            [("markdown", "# Clocks", None), ("code", "print('tick')", "tick\n")]
+        ),
+        "sub/cable.eml": formats.eml(
+            "Cable", "a@x.org", "b@x.org", "Tue, 14 Oct 2025 09:12:00 +0100", "Great Eastern."
+        ),
+        "sub/broken.docx": b"PK\x03\x04 not a zip",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    result = invoke("ingest", folder, "--json")
+    assert result.exit_code == 3, result.output  # one failed, the others stored
+    summary = json.loads(result.stdout)
+    assert (summary["files_seen"], summary["added"], summary["skipped"]) == (10, 9, 0)
+    assert summary["failed"] == [
+        {
+            "path": str(folder / "sub" / "broken.docx"),
+            "reason": "broken DOCX file (not a readable zip archive: File is not a zip file)",
+        }
+    ]
+    listed = json.loads(invoke("docs", "list", "--json").stdout)["documents"]
+    assert {Path(d["path"]).name: d["format"] for d in listed} == {
+        "report.docx": "docx",
+        "notes.odt": "odt",
+        "deck.pptx": "pptx",
+        "book.epub": "epub",
+        "lakes.csv": "csv",
+        "langs.tsv": "tsv",
+        "wonders.xlsx": "xlsx",
+        "pendulum.ipynb": "ipynb",
+        "cable.eml": "eml",
+    }
+
+    def top(question: str) -> dict:
+        found = invoke("search", question, "-k", "1", "--json")
+        assert found.exit_code == 0, found.output
+        hit = json.loads(found.stdout)["hits"][0]
+        return {k: hit[k] for k in ("path", "lines", "page", "heading")} | {"text": hit["text"]}
+
+    assert top("zeppelin costs") == {
+        "path": str(folder / "report.docx"),
+        "lines": None,
+        "page": None,
+        "heading": "Budget",
+        "text": "Budget\n\nThe zeppelin costs more.",
+    }
+    assert top("quorum of nine")["heading"] == "Minutes > Votes"
+    roadmap = top("ship the yak")
+    assert (roadmap["page"], roadmap["heading"]) == (2, "Roadmap")  # slide 2
+    assert top("lighthouse keeper slept")["heading"] == "Chapter One"
+    assert top("Tahoe depth") | {"path": None} == {
+        "path": None,
+        "lines": [2, 3],
+        "page": None,
+        "heading": "",
+        "text": "lake | depth\nBaikal | 1642\nTahoe | 501",
+    }
+    assert top("Fortran year")["text"] == "language | year\nFortran | 1957"
+    wonders = top("Colossus of Rhodes wonder")
+    assert (wonders["lines"], wonders["heading"]) == ([2, 2], "Wonders")  # row 2 of the sheet
+    assert top("print tick")["page"] == 2  # the notebook's second cell
+    assert top("Great Eastern cable")["heading"] == "Cable"

@@ -4,8 +4,10 @@ error of docqa's own, and data inserted into a template is never evaluated."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,15 @@ _any_bytes = st.one_of(
 @example(ext=".pdf", data=SAMPLES[".pdf"][: len(SAMPLES[".pdf"]) // 2])
 @example(ext=".html", data=b"<" * 3000)
 @example(ext=".md", data=b"\xef\xbb\xbf\n\n```\n")
+@example(ext=".docx", data=SAMPLES[".docx"][:-22])  # the zip's directory end cut off
+@example(ext=".pptx", data=SAMPLES[".docx"])  # another Office format's file
+@example(ext=".epub", data=SAMPLES[".odt"])
+@example(ext=".xlsx", data=b"PK\x05\x06" + bytes(18))  # an empty zip
+# a zip directory entry of a zip version Python's zipfile does not read
+@example(
+    ext=".docx",
+    data=b"PK\x01\x02\x00\x00\x40" + bytes(225) + b"PK\x05\x06" + bytes(8) + b"\xe8" + bytes(9),
+)
 def test_any_bytes_give_a_document_or_a_loader_error(ext, data):
     """No input makes a loader raise anything but LoaderError, and a document it returns
     has text, in blocks whose line or page numbers are positive and ordered."""
@@ -71,6 +82,39 @@ def test_any_bytes_give_a_document_or_a_loader_error(ext, data):
             assert 1 <= b.line_start <= b.line_end
         if b.page is not None:
             assert b.page >= 1
+
+
+ZIP_SAMPLES = {ext: data for ext, data in SAMPLES.items() if data[:4] == b"PK\x03\x04"}
+
+
+@st.composite
+def zip_with_a_mutated_member(draw) -> tuple[str, bytes]:
+    """A real zip-based sample (.docx, .pptx, .xlsx, .odt, .epub) with one of its files,
+    its XML say, mutated and the archive written again: the zip is sound, so the bytes
+    reach the format's parser (a mutated zip mostly fails its checksums first)."""
+    ext = draw(st.sampled_from(sorted(ZIP_SAMPLES)))
+    with zipfile.ZipFile(io.BytesIO(ZIP_SAMPLES[ext])) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    target = draw(st.sampled_from(sorted(members)))
+    members[target] = draw(st.one_of(mutated(members[target] or b" "), st.binary(max_size=200)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return ext, out.getvalue()
+
+
+@FAST
+@given(case=zip_with_a_mutated_member())
+def test_a_zip_document_with_any_member_gives_a_document_or_a_loader_error(case):
+    ext, data = case
+    try:
+        doc = load_document(Path("f" + ext), data)
+    except LoaderError as exc:
+        assert str(exc).strip()
+        return
+    assert any(b.text.strip() for b in doc.blocks)
+    assert all(b.page is None or b.page >= 1 for b in doc.blocks)
 
 
 _line = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"))

@@ -86,7 +86,8 @@ def ingest_command(
     embedder: EmbedderOpt = None,
     wait: WaitOpt = None,
 ) -> None:
-    """Add documents (.txt .md .rst .html .pdf) to the store; unchanged files are skipped.
+    """Add documents to the store (.txt .md .rst .html .pdf .docx .odt .pptx .epub .csv .tsv
+    .xlsx .ipynb .eml); unchanged files are skipped.
 
     Exit code 3 when some files failed: the others are kept, each failure is listed.
     """

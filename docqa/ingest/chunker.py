@@ -23,17 +23,25 @@ line, followed in the chunk by its subsections, is named by their paths
 labelled a packed chunk by its first section alone, and cited "Atmosphere and climate" for a
 paragraph about the moons of Mars.
 
-PDF chunks never span pages, so the page of a citation is exact; line ranges are exact too.
+PDF chunks never span pages (nor slides or notebook cells, loaded as pages), so the page of a
+citation is exact; line ranges are exact too.
+
+Tables (CSV, TSV, XLSX: docqa.ingest.tables) are chunked by rows instead: each chunk holds
+whole rows under the table's header row, repeated at the top of every chunk, since rows
+without their column names mean little to a reader or to the embedder. Rows do not overlap;
+a chunk's line range is that of its rows.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from docqa.ingest.tables import TABLE_FORMATS
 from docqa.records import Block, Chunk, LoadedDocument
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -86,6 +94,8 @@ def chunk_document(
     if budget < 8:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text")
     overlap = max(0, min(overlap, budget // 2))
+    if doc.format in TABLE_FORMATS:
+        return _table_chunks(doc.blocks, tokenizer, budget)
     pieces = _pieces(doc.blocks, tokenizer, budget)
     return _finish(_pack(pieces, tokenizer, budget, overlap), tokenizer, budget)
 
@@ -379,4 +389,96 @@ def _finish(groups: list[list[_Piece]], tokenizer: Tokenizer, budget: int) -> li
             window = spans[i : i + budget]
             part = text[window[0][0] : window[-1][1]]
             chunks.append(Chunk(seq=len(chunks), text=part, n_tokens=len(window), **common))
+    return chunks
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Rows:
+    """Rows of one table that go into one chunk, under the table's header."""
+
+    header: Block | None  # the table's header row (None: rows before any header)
+    label: str  # the header, cut to fit
+    rows: list[Block]
+    parts: list[str]  # the rows' texts (or parts of a row too long for one chunk)
+
+
+def _table_chunks(blocks: Sequence[Block], tokenizer: Tokenizer, budget: int) -> list[Chunk]:
+    """Whole rows packed under their table's header: a header block (`is_heading`) starts
+    a table, the rows after it are its rows. A header takes at most half the budget (a wider
+    one is cut); a row too long for the room left is cut by sentences and token windows,
+    each part under the header."""
+    counts = list(_token_counts([b.text[:SEGMENT_CHARS] for b in blocks], tokenizer))
+    groups: list[_Rows] = []
+    header: Block | None = None
+    label, room, used = "", budget, 0
+    current: _Rows | None = None
+    for block, n in zip(blocks, counts, strict=True):
+        if len(block.text) > SEGMENT_CHARS:
+            n = budget + 1  # cut below, part by part
+        if block.is_heading:
+            header = block
+            label, n = _cap(block.text, n, tokenizer, budget // 2)
+            room, used = budget - n, 0
+            current = _Rows(header, label, [], [])
+            groups.append(current)
+            continue
+        if n > room:
+            for _, part, _ in _split(block.text, tokenizer, room):
+                groups.append(_Rows(header, label, [block], [part]))
+            current = None
+            continue
+        if current is None or used + n > room:
+            current = _Rows(header, label, [], [])
+            groups.append(current)
+            used = 0
+        current.rows.append(block)
+        current.parts.append(block.text)
+        used += n
+    # a header keeps a chunk of its own only when its table has no rows
+    with_rows = {id(g.header) for g in groups if g.rows}
+    kept = [g for g in groups if g.rows or id(g.header) not in with_rows]
+    chunks = _measure_tables(kept, tokenizer, budget)
+    return [dataclasses.replace(c, seq=i) for i, c in enumerate(chunks)]
+
+
+def _cap(text: str, n: int, tokenizer: Tokenizer, most: int) -> tuple[str, int]:
+    """A header of at most `most` tokens (cut at a token boundary)."""
+    if n <= most:
+        return text, n
+    spans = tokenizer.offsets([text[:SEGMENT_CHARS]])[0]
+    return text[: spans[most - 1][1]] + " …", most + 1
+
+
+def _measure_tables(groups: list[_Rows], tokenizer: Tokenizer, budget: int) -> list[Chunk]:
+    """Chunks of the groups, in order, measured as joined (tokenizers are not always
+    additive): a group over the budget is halved, one row over it is cut into token windows."""
+    chunks: list[Chunk] = []
+    for i in range(0, len(groups), TOKENIZE_BATCH):
+        batch = groups[i : i + TOKENIZE_BATCH]
+        texts = ["\n".join(p for p in (g.label, *g.parts) if p) for g in batch]
+        for group, text, spans in zip(batch, texts, tokenizer.offsets(texts), strict=True):
+            if len(spans) > budget and len(group.parts) > 1:
+                half = len(group.parts) // 2
+                halves = [
+                    _Rows(group.header, group.label, group.rows[:half], group.parts[:half]),
+                    _Rows(group.header, group.label, group.rows[half:], group.parts[half:]),
+                ]
+                chunks += _measure_tables(halves, tokenizer, budget)
+                continue
+            where = group.rows or ([group.header] if group.header else [])
+            common = dict(
+                line_start=min((r.line_start for r in where if r.line_start), default=None),
+                line_end=max((r.line_end for r in where if r.line_end), default=None),
+                heading=" > ".join(group.header.heading) if group.header else "",
+            )
+            if len(spans) <= budget:
+                chunks.append(Chunk(seq=0, text=text, n_tokens=len(spans), **common))
+                continue
+            for j in range(0, len(spans), budget):
+                window = spans[j : j + budget]
+                part = text[window[0][0] : window[-1][1]]
+                chunks.append(Chunk(seq=0, text=part, n_tokens=len(window), **common))
     return chunks
