@@ -1,5 +1,7 @@
-"""The remote backend against a real server: llama-cpp-python's own OpenAI-compatible server
-(`python -m llama_cpp.server`) serving the bundled model on loopback, started by the tests."""
+"""The remote backend against real servers serving the bundled model on loopback, started by
+the tests: llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) and
+llama.cpp's `llama-server`, built from the llama.cpp sources inside llama-cpp-python's source
+distribution (bench/llama_server.py; the build is cached, the first one takes minutes)."""
 
 from __future__ import annotations
 
@@ -22,14 +24,19 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from bench.serve import start
+SERVERS = ("llama-cpp-python", "llama-server")
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request, tmp_path_factory):
+    """The URL of a server of each kind (tests that need to know which read `server_kind`)."""
+    from bench import llama_server, serve
     from docqa.components import resolve_model_path
     from docqa.config import load_settings
 
     model = resolve_model_path(load_settings(home=tmp_path_factory.mktemp("h"), model=READER))
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")  # noqa: SIM115
+    start = serve.start if request.param == "llama-cpp-python" else llama_server.start
     try:
         proc, url = start(model, None, log)
     except RuntimeError as exc:
@@ -37,6 +44,11 @@ def server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server_kind(request) -> str:
+    return request.node.callspec.params["server"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +90,7 @@ def test_extractive_answers_agree_with_canonical_forcing(server, home):
     assert answer_json(docqa(home, *args, "--llm-url", server)) == answer_json(docqa(home, *args))
 
 
-def test_every_constraint_holds_through_the_server(server, home, tmp_path):
+def test_every_constraint_holds_through_the_server(server, server_kind, home, tmp_path):
     schema = {
         "type": "object",
         "properties": {"city": {"type": "string", "pattern": "^[A-Z][a-z]+$"}},
@@ -103,8 +115,24 @@ def test_every_constraint_holds_through_the_server(server, home, tmp_path):
     assert "." not in slots["free"]
     assert data["model"].endswith(f"@ {server}")
     fills = {f["name"]: f for f in data["fills"]}
-    assert fills["free"]["cached_tokens"] is None  # llama-cpp-python does not report it
+    if server_kind == "llama-server":  # read from its `timings`: the prompt before the slot
+        assert fills["free"]["cached_tokens"] >= fills["place"]["prompt_tokens"]
+    else:  # llama-cpp-python does not report it
+        assert fills["free"]["cached_tokens"] is None
     assert fills["year"]["healed"] == "" and fills["year"]["first_token_seconds"] is None
+
+
+def test_llama_servers_prefix_cache_serves_a_repeated_question(server, server_kind, home):
+    if server_kind != "llama-server":
+        pytest.skip("llama-cpp-python's server does not say what it had cached")
+    question = "What was the name of the Apollo 11 lunar module?"
+    args = ("ask", question, "--json", "--max-attempts", "1", "--no-log", "--llm-url", server)
+    first = json.loads(docqa(home, *args).stdout)
+    again = json.loads(docqa(home, *args).stdout)
+    assert again["answer"] == first["answer"]
+    tokens = again["tokens"]
+    # all of the prompt but the last few tokens comes from the server's cache
+    assert tokens["cached"] >= tokens["prompt"] - 8, tokens
 
 
 def test_a_server_that_is_down_is_a_clear_error(home):
