@@ -152,7 +152,7 @@ def start(
     other batches than a fresh prompt would be, so its logits are not bit for bit those of
     a fresh evaluation (llama.cpp says so of cache_prompt), and greedy text can then differ
     in a word from docqa's local model; without the cache they agree."""
-    from bench.serve import free_port
+    from bench.serve import free_port, wait_until_up
     from docqa.adapters.llama_engine import usable_cores
     from docqa.adapters.llama_runtime import choose
     from docqa.config import load_settings
@@ -170,18 +170,8 @@ def start(
     if threads is not None:
         command += ["-t", str(threads)]
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        if _healthy(port):
-            return proc, url
-        time.sleep(0.5)
-    proc.kill()
-    tail = ""
-    if hasattr(log, "seek"):
-        log.seek(0)
-        tail = log.read()[-2000:]
-    raise RuntimeError(f"llama-server did not start:\n{tail}")
+    wait_until_up(proc, lambda: _healthy(port), "llama-server", log, seconds=180)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def _healthy(port: int) -> bool:

@@ -98,7 +98,8 @@ def main() -> None:
             f"default reader ({model.name}) locally and behind each server on loopback; the "
             "answer, status, citations and every attempt compared. llama-server is llama.cpp's "
             "own, built by bench/llama_server.py from the llama.cpp inside llama-cpp-python's "
-            "source distribution (portable AVX2 build).",
+            "source distribution with the CPU kernels of the library docqa loads, run without "
+            "flash attention.",
             "",
             "| server | mode | grammar_forcing | identical answer JSON |",
             "|---|---|---|---:|",

@@ -53,19 +53,32 @@ def start(model: Path, threads: int | None, log) -> tuple[subprocess.Popen, str]
     if threads is not None:
         command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    wait_until_up(proc, lambda: _accepts(port), "llama_cpp.server", log, seconds=120)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_until_up(proc: subprocess.Popen, up, name: str, log, seconds: float) -> None:
+    """Wait until `up()` says the server `proc` is ready; kill it and raise RuntimeError, with
+    the end of its log when that is a file, if it dies or is not up in time."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.5)
+        if up():
+            return
+        time.sleep(0.5)
     proc.kill()
     tail = ""
     if hasattr(log, "seek"):
         log.seek(0)
         tail = log.read()[-2000:]
-    raise RuntimeError(f"llama_cpp.server did not start:\n{tail}")
+    raise RuntimeError(f"{name} did not start:\n{tail}")
 
 
 def prompt(question: str, doc: int = 0) -> str:

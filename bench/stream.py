@@ -78,7 +78,7 @@ def main() -> None:
     ratios = [w / f for f, w in zip(first_seen, whole, strict=True) if f > 0]
     text = "\n".join(
         [
-            f"Questions: every {args.every}th of tests/sample_questions.json ({len(questions)}); "
+            f"Questions: one in {args.every} of tests/sample_questions.json ({len(questions)}); "
             f"default settings, reader {model}; one process. CPU: {cpu.model}, "
             f"{os.cpu_count()} cores ({' '.join(cpu.features)}).",
             "",
