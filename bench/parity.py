@@ -88,6 +88,10 @@ def main() -> None:
                     remote = ask(home, q, "--mode", mode, "--llm-url", url, forcing=forcing)
                     same += locals_[key] == remote
                     print(kind, label, forcing, locals_[key] == remote, q[:60], flush=True)
+                    if locals_[key] != remote:  # where they part: each attempt's answer
+                        for name, got in (("local", locals_[key]), (kind, remote)):
+                            answers = [a["answer"] for a in got["attempts"]]
+                            print(f"    {name}: {got['status']} {answers}", flush=True)
                 rows.append(f"| {kind} | {label} | {forcing} | {same}/{len(questions)} |")
         finally:
             server.terminate()
