@@ -149,3 +149,29 @@ def test_beam_search_is_refused_not_faked(server, home):
     result = docqa(home, "ask", "Who built it?", "--beams", "2", "--llm-url", server)
     assert result.returncode == 2
     assert "beam search (--beams) needs the local model" in result.stderr
+
+
+def test_a_streamed_answer_is_the_answer_json(server, server_kind, home):
+    """`ask --stream` through a server: llama-server streams the answer token by token,
+    llama-cpp-python's server (no usage in its streams) gives it whole; the final line is the
+    answer `--json` gives."""
+    question = "What was the name of the Apollo 11 command module?"
+    args = ("ask", question, "--no-log", "--llm-url", server)
+    streamed = docqa(home, *args, "--stream")
+    assert streamed.returncode == 0, streamed.stderr
+    lines = [json.loads(line) for line in streamed.stdout.splitlines()]
+    final = dict(lines[-1])
+    assert final.pop("event") == "final"
+    plain = json.loads(docqa(home, *args, "--json").stdout)
+    for key in ("answer", "status", "citations"):
+        assert final[key] == plain[key]
+    for attempt in final["attempts"]:
+        n = attempt["attempt"]
+        pieces = [e["text"] for e in lines if e["event"] == "token" and e["attempt"] == n]
+        [verdict] = [e for e in lines if e["event"] == "verdict" and e["attempt"] == n]
+        assert verdict["answer"] == attempt["answer"] and pieces  # written, then judged
+        if server_kind == "llama-server" and len("".join(pieces)) > 12:
+            assert len(pieces) > 1, pieces  # streamed, not whole
+        if server_kind == "llama-cpp-python":
+            assert len(pieces) == 1, pieces  # its streams carry no usage: whole
+    assert final["tokens"]["prompt"] == plain["tokens"]["prompt"]

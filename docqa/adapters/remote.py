@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 from docqa.errors import GenerationError, ModelError, UsageError
@@ -247,16 +248,19 @@ class RemoteLLM:
         cache_prefix: CachePrefix = None,
         on_text: OnText = None,
     ) -> Fill:
-        """The value in one completion request; `on_text` is told it once, whole (a value
-        whose constraint the server ignored must not be shown before it is checked)."""
+        """The value in one completion request. `on_text` is told the value as the server
+        streams it, from servers that report usage in a stream (llama.cpp's llama-server,
+        vLLM); others' values are told once, whole. A value that breaks its constraint is
+        still an error after it was shown."""
         started = time.perf_counter()
-        response = self._complete(prompt, slot, slot.max_tokens)
+        stream = on_text if self.server in STREAMS_USAGE else None
+        response = self._complete(prompt, slot, slot.max_tokens, stream)
         finish = "length" if response.choices[0].finish_reason == "length" else "stop"
         if finish == "length" and not self._complete_value(slot, response.choices[0].text):
             # The local decoder closes a constrained value inside its budget; a server cannot
             # be told to, so a value it cut off unfinished is asked for again with room to
             # finish (the local decoder, too, goes over budget rather than return it invalid).
-            response = self._complete(prompt, slot, 4 * slot.max_tokens + 64)
+            response = self._complete(prompt, slot, 4 * slot.max_tokens + 64, stream)
             finish = "over_budget"
         seconds = time.perf_counter() - started
         choice = response.choices[0]
@@ -277,7 +281,7 @@ class RemoteLLM:
             x for x in (getattr(logprobs, "token_logprobs", None) or []) if x is not None
         ]
         if on_text is not None:
-            on_text(choice.text)
+            on_text(choice.text)  # the whole value (again, when it was streamed)
         return Fill(
             slot=slot,
             text=choice.text,
@@ -292,11 +296,18 @@ class RemoteLLM:
             first_token_seconds=None,
         )
 
-    def _complete(self, prompt: str, slot: Slot, max_tokens: int):
+    def _complete(self, prompt: str, slot: Slot, max_tokens: int, on_text: OnText = None):
         body = self.request(prompt, slot)
         body["max_tokens"] = max_tokens
+        if on_text is None:
+            return self._call(
+                f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
+            )
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
         return self._call(
-            f"slot {slot.name!r}", lambda: self.client.completions.create(**body), slot
+            f"slot {slot.name!r}",
+            lambda: _gathered(self.client.completions.create(**body), on_text),
+            slot,
         )
 
     @staticmethod
@@ -347,6 +358,31 @@ def _server_message(exc) -> str:
             return str(error.get("message") or error.get("detail") or error)
         return str(error)
     return str(getattr(exc, "message", exc))
+
+
+# servers whose streamed completions end with the usage (and llama-server's timings), so a
+# streamed value is counted as a whole one is
+STREAMS_USAGE = ("llama.cpp", "vllm")
+
+
+def _gathered(chunks, on_text) -> SimpleNamespace:
+    """A streamed completion put back together as the client returns a whole one (text,
+    finish reason, log-probabilities, usage, llama-server's timings), telling `on_text` the
+    text so far at every chunk."""
+    text, finish, logprobs, usage, extra = "", None, [], None, {}
+    for chunk in chunks:
+        usage = chunk.usage or usage
+        extra |= {k: v for k, v in (chunk.model_extra or {}).items() if k == "timings"}
+        for choice in chunk.choices or ():
+            text += choice.text or ""
+            finish = choice.finish_reason or finish
+            logprobs += getattr(choice.logprobs, "token_logprobs", None) or []
+            if choice.text:
+                on_text(text)
+    choice = SimpleNamespace(
+        text=text, finish_reason=finish, logprobs=SimpleNamespace(token_logprobs=logprobs)
+    )
+    return SimpleNamespace(choices=[choice], usage=usage, model_extra=extra)
 
 
 def _cached_tokens(response) -> int | None:
