@@ -74,6 +74,14 @@ def test_the_kind_of_information_asked_for(question, kind):
                 "it is cut off",
             ],
         ),
+        (
+            "Who designed the Eiffel Tower?",
+            "The Eiffel Tower.",  # "The" opens the sentence: it names no one
+            [
+                "the question asks for a name and the answer holds none",
+                "it only restates the question",
+            ],
+        ),
         ("Why did the table not shrink?", "x" * 299, ["it is cut off"]),
         (
             "Does timestamp with time zone remember the zone I inserted?",
@@ -96,6 +104,8 @@ def test_non_answers_are_named(question, answer, why):
         ("What's the maximum number of columns a table can have?", "1600"),
         ("How many keys does a piano have?", "Eighty eight keys."),
         ("Who designed the tower?", "Gustave Eiffel's company designed it."),
+        ("Who designed the Eiffel Tower?", "Gustave Eiffel"),  # a new first name is a name
+        ("Who designed the Eiffel Tower?", "Gustave Eiffel."),
         ("Why did my table not shrink?", "DROP COLUMN does not physically remove the column."),
     ],
 )

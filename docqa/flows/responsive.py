@@ -76,6 +76,9 @@ _DANGLING = frozenset(
 )
 
 
+# words that open a sentence without being a name
+_OPENERS = _DANGLING | frozenset("it he she they we i there here yes no".split())
+
 _BARE = frozenset({"yes", "no"})
 _POINTER = re.compile(
     r"^\s*(?:see|refer to)\s+(?:also\s+)?(?:section|chapter|appendix|part|table|figure)\s+"
@@ -117,11 +120,14 @@ def holds_kind(kind: str, question: str, answer: str) -> bool:
         return bool(_DIGIT.search(answer)) or any(t in NUMBER_WORDS for t in tokens)
     if kind == "name":
         asked = {t.lower() for t in _TOKEN.findall(question)}
-        names = [
-            m.group()
-            for i, m in enumerate(_TOKEN.finditer(answer))
-            if m.group()[:1].isupper() and (i > 0 or len(answer.split()) == 1)
-        ]
+        tokens = _TOKEN.findall(answer)
+        # a capital is a name's, except a sentence's first word's: that one counts when it
+        # is all the answer, or begins a name of several words ("Gustave Eiffel", not
+        # "The Eiffel Tower")
+        first = len(tokens) == 1 or (
+            len(tokens) > 1 and tokens[1][:1].isupper() and tokens[0].lower() not in _OPENERS
+        )
+        names = [t for i, t in enumerate(tokens) if t[:1].isupper() and (i > 0 or first)]
         return any(n.lower() not in asked for n in names)
     return True
 
