@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # the user's cache holds machine-wide facts (the llama.cpp runtime probe's verdicts): the tests
 # keep theirs apart, shared by the whole run so each model is probed once
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="docqa-tests-cache-")
+# it holds a joined reader model (a gigabyte): gone when the run ends, not left in /tmp
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "sample_docs"
