@@ -5,6 +5,9 @@ The CLI turns any DocqaError into one line on stderr and a non-zero exit code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DocqaError(Exception):
     """Base class: the message is shown to the user as it is."""
@@ -36,6 +39,19 @@ class EmbedderMismatchError(StoreError):
 
 class LoaderError(DocqaError):
     """One file could not be read or parsed; ingest reports it and carries on."""
+
+
+@contextmanager
+def read_by_library(what: str) -> Iterator[None]:
+    """Inside: a library reads a file. Whatever it raises on broken bytes (each raises what its
+    XML, zip or JSON layers raise) becomes LoaderError("broken WHAT: Type: message"); a
+    LoaderError of docqa's own goes through as it is."""
+    try:
+        yield
+    except LoaderError:
+        raise
+    except Exception as exc:
+        raise LoaderError(f"broken {what}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
 
 
 class GenerationError(DocqaError):

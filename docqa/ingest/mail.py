@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from docqa.errors import LoaderError
+from docqa.errors import LoaderError, read_by_library
 from docqa.ingest.html import html_blocks
 from docqa.ingest.text import text_blocks
 from docqa.records import Block
@@ -24,7 +24,7 @@ def eml_blocks(data: bytes) -> tuple[str | None, list[Block]]:
 
     if b"\x00" in data[:8192]:
         raise LoaderError("binary file (contains NUL bytes), not an e-mail message")
-    try:
+    with read_by_library("e-mail message"):
         message = BytesParser(policy=policy.default).parsebytes(data)
         headers = {name: _header(message, name) for name in ("Subject", *_HEADERS)}
         if not any(headers.values()) and message.get("Message-ID") is None:
@@ -41,10 +41,6 @@ def eml_blocks(data: bytes) -> tuple[str | None, list[Block]]:
         attachments = [
             part.get_filename() or part.get_content_type() for part in message.iter_attachments()
         ]
-    except LoaderError:
-        raise
-    except Exception as exc:  # a malformed header or an unknown charset
-        raise LoaderError(f"broken e-mail message: {type(exc).__name__}: {exc}") from None
     subject = headers["Subject"]
     top: tuple[str, ...] = (subject,) if subject else ()
     blocks: list[Block] = []

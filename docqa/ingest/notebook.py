@@ -14,7 +14,7 @@ import dataclasses
 import json
 import re
 
-from docqa.errors import LoaderError
+from docqa.errors import LoaderError, read_by_library
 from docqa.ingest.headings import HeadingPath
 from docqa.ingest.text import text_blocks
 from docqa.records import Block
@@ -33,13 +33,11 @@ def notebook_blocks(text: str) -> tuple[str | None, list[Block]]:
         raise LoaderError(f"broken notebook: not JSON ({exc})") from None
     if not isinstance(parsed, dict) or "nbformat" not in parsed:
         raise LoaderError("not a Jupyter notebook (its JSON has no nbformat version)")
-    try:
+    with read_by_library("notebook"):  # nbformat raises JSON, schema and conversion errors
         notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
         cells = list(notebook.get("cells") or [])
         metadata = notebook.get("metadata") or {}
         title = metadata.get("title") if isinstance(metadata, dict) else None
-    except Exception as exc:  # nbformat raises JSON, schema and conversion errors alike
-        raise LoaderError(f"broken notebook: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     path = HeadingPath()
     blocks: list[Block] = []
     for number, cell in enumerate(cells, start=1):

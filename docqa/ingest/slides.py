@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 
-from docqa.errors import LoaderError
+from docqa.errors import read_by_library
 from docqa.ingest.archive import check_office_zip
 from docqa.ingest.headings import table_row
 from docqa.records import Block
@@ -24,7 +24,7 @@ def pptx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
     check_office_zip(data, "PPTX")  # sizes checked before python-pptx reads any part
     from pptx import Presentation
 
-    try:
+    with read_by_library("PPTX file"):
         deck = Presentation(io.BytesIO(data))
         blocks: list[Block] = []
         first_title = None
@@ -43,10 +43,6 @@ def pptx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
                 if notes:
                     blocks.append(Block(NOTES + notes, page=number, heading=heading))
         title = (deck.core_properties.title or "").strip() or first_title
-    except LoaderError:
-        raise
-    except Exception as exc:  # python-pptx raises whatever its XML and zip layers raise
-        raise LoaderError(f"broken PPTX file: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     return title, blocks
 
 

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 
-from docqa.errors import LoaderError
+from docqa.errors import LoaderError, read_by_library
 from docqa.ingest.archive import check_office_zip
 from docqa.ingest.headings import table_row
 from docqa.records import Block
@@ -63,7 +63,7 @@ def xlsx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
     import openpyxl
 
     blocks: list[Block] = []
-    try:
+    with read_by_library("XLSX file"):  # openpyxl raises what its XML and zip layers raise
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             cells = 0
@@ -89,10 +89,6 @@ def xlsx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
             title = (book.properties.title or "").strip() or None
         finally:
             book.close()
-    except LoaderError:
-        raise
-    except Exception as exc:  # openpyxl raises whatever its XML and zip layers raise
-        raise LoaderError(f"broken XLSX file: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     return title, blocks
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 
-from docqa.errors import LoaderError
+from docqa.errors import read_by_library
 from docqa.ingest.archive import check_office_zip
 from docqa.ingest.headings import HeadingPath, table_row
 from docqa.records import Block
@@ -24,7 +24,7 @@ def docx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
     import docx
     from docx.table import Table
 
-    try:
+    with read_by_library("DOCX file"):
         document = docx.Document(io.BytesIO(data))
         path = HeadingPath()
         blocks: list[Block] = []
@@ -44,10 +44,6 @@ def docx_blocks(data: bytes) -> tuple[str | None, list[Block]]:
                 title_style = text
             blocks.append(Block(text, heading=path.push(level, text), is_heading=True))
         title = (document.core_properties.title or "").strip() or title_style
-    except LoaderError:
-        raise
-    except Exception as exc:  # python-docx raises whatever its XML and zip layers raise
-        raise LoaderError(f"broken DOCX file: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     if title is None:
         title = next((b.text for b in blocks if b.is_heading), None)
     return title, blocks
