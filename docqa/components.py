@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from docqa.config import (
     DEFAULT_EMBEDDER_NAME,
+    NOMIC,
     Settings,
+    embedder_name,
     resolve_embedder_path,
     resolve_model_path,
 )
@@ -18,16 +20,24 @@ from docqa.store import Store
 
 if TYPE_CHECKING:  # (imported where used: `docs list` and `--help` load no vector code)
     from docqa.adapters.hnsw import HnswIndex
-    from docqa.adapters.protocols import LLM, Embedder
+    from docqa.adapters.protocols import LLM, ChunkEmbedder, Embedder
+
+NOMIC_MODEL = "nomic-embed-text-v1.5"  # the start of its identity in a store
 
 
 class Components:
     def __init__(
-        self, settings: Settings, *, embedder: Embedder | None = None, llm: LLM | None = None
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        chunk_embedder: ChunkEmbedder | None = None,
     ):
         self.settings = settings
         if embedder is not None:  # a test's fake does both jobs, and has no export
             self.__dict__["embedder"] = self.__dict__["document_embedder"] = embedder
+            self.__dict__["chunk_embedder"] = chunk_embedder
         if llm is not None:
             self.__dict__["llm"] = llm
 
@@ -41,8 +51,54 @@ class Components:
         from docqa.adapters.embedder import SentenceTransformerEmbedder
 
         path = resolve_embedder_path(self.settings)
-        name = DEFAULT_EMBEDDER_NAME if self.settings.embedder is None else None
+        name = DEFAULT_EMBEDDER_NAME if embedder_name(self.settings.embedder) else None
         return SentenceTransformerEmbedder(path, name=name)
+
+    @cached_property
+    def embedder_choice(self) -> tuple[str | None, int]:
+        """The embedder of chunk vectors: a known name (None: a model folder's path) and,
+        for nomic-embed, its dimension. The settings choose; when they do not, the store's
+        own embedder does, so a store moved to nomic-embed by `docqa reindex` stays there."""
+        s = self.settings
+        recorded = self.store.corpus.embedder()
+        stored_nomic = recorded is not None and recorded.name.startswith(NOMIC_MODEL)
+        if s.embedder is not None:
+            name = embedder_name(s.embedder)
+        else:
+            name = NOMIC if stored_nomic else embedder_name(None)
+        dimension = s.embedder_dimension
+        if dimension is None:
+            dimension = recorded.dimension if stored_nomic and recorded else 768
+        return name, dimension
+
+    @cached_property
+    def chunk_embedder(self) -> ChunkEmbedder | None:
+        """What chunk vectors, and the questions searched against them, are embedded with
+        when a model of their own makes them (nomic-embed, run by llama.cpp); None: the
+        sentence embedder makes them too."""
+        name, dimension = self.embedder_choice
+        if name != NOMIC:
+            return None
+        from docqa.adapters.llama_embedder import LlamaEmbedder
+        from docqa.config import resolve_nomic_path
+
+        return LlamaEmbedder(
+            resolve_nomic_path(self.settings),
+            name=NOMIC_MODEL,
+            dimension=dimension,
+            threads=self.settings.threads,
+        )
+
+    @property
+    def chunk_space(self) -> ChunkEmbedder | Embedder:
+        """The embedder whose vectors the index holds."""
+        return self.chunk_embedder or self.embedder
+
+    def identities(self):
+        """The (chunk vectors', sentence vectors') embedder identities the settings make."""
+        from docqa.flows.corpus import identity_of
+
+        return identity_of(self.chunk_space), identity_of(self.embedder)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -159,19 +215,19 @@ class Components:
         """An index object for the store, not yet opened (the flows open it)."""
         from docqa.adapters.hnsw import HnswIndex
 
-        dim = dimension if dimension is not None else self.embedder.dimension
+        dim = dimension if dimension is not None else self.chunk_space.dimension
         return HnswIndex(self.settings.index_path, dim)
 
     @cached_property
     def index(self) -> HnswIndex:
         """The vector index, opened and consistent with the store (whose embedder must be
         the one in use)."""
-        from docqa.flows.corpus import identity_of, open_index
+        from docqa.flows.corpus import open_index
         from docqa.lock import try_write_lock
 
-        self.store.corpus.check_embedder(identity_of(self.embedder))
+        self.store.corpus.check_embedder(*self.identities())
         index = self.new_index()
-        fingerprint = open_index(self.store, index, self.embedder.dimension, save=False)
+        fingerprint = open_index(self.store, index, index.dimension, save=False)
         if index.rebuilt:
             # a reader that had to rebuild a stale index writes it back only when no writer is
             # at work and the store is still in the state it was built from; readers take the

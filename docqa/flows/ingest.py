@@ -110,17 +110,22 @@ def ingest(
     progress: IngestProgress | None = None,
     groups: Sequence[str] | None = None,
     max_bytes: int | None = None,
+    chunk_embedder=None,
+    sentence_vectors: bool = True,
 ) -> IngestReport:
     """Add, update or skip each file found under `paths`; a file over `max_bytes` fails
     without being read. `groups` restricts the documents to those groups' members (also for
     unchanged files); None leaves stored documents' groups as they are and makes new ones
-    public."""
+    public. The embedder chunks the text and embeds each chunk's sentences (unless
+    `sentence_vectors` is off) and, unless `chunk_embedder` is given, the chunks too."""
     started = time.perf_counter()
     progress = progress or _Silent()
     report = IngestReport()
-    store.corpus.claim_embedder(identity_of(embedder))
-    open_index(store, index, embedder.dimension)
+    chunks_by = chunk_embedder or embedder
+    store.corpus.claim_embedder(identity_of(chunks_by), identity_of(embedder))
+    open_index(store, index, chunks_by.dimension)
     max_tokens = min(max_tokens, embedder.max_tokens)
+    embeddings = Embeddings(embedder, chunk_embedder, sentence_vectors)
 
     files = discover(paths, report)
     report.files_seen = len(files) + len(report.failed)
@@ -134,9 +139,9 @@ def ingest(
         pending.append(item)
         pending_chunks += len(item.chunks)
         if pending_chunks >= batch_chunks:
-            _flush(pending, store, embedder, index, report, progress, groups)
+            _flush(pending, store, embeddings, index, report, progress, groups)
             pending, pending_chunks = [], 0
-    _flush(pending, store, embedder, index, report, progress, groups)
+    _flush(pending, store, embeddings, index, report, progress, groups)
     progress.end()
 
     if prune:
@@ -196,10 +201,67 @@ def _prepare(
         )
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """How a chunk's vectors are made: by `chunks` (None: `sentences`) for the chunk, by
+    `sentences` for each of its sentences, if `per_sentence`."""
+
+    sentences: Embedder
+    chunks: object = None  # a ChunkEmbedder
+    per_sentence: bool = True
+
+    @property
+    def dimension(self) -> int:
+        return (self.chunks or self.sentences).dimension
+
+    def of_chunks(self, texts: list[str]) -> np.ndarray:
+        if self.chunks is None:
+            return self.sentences.embed(texts)
+        return self.chunks.embed_documents(texts)  # type: ignore[attr-defined]
+
+    def of_sentences(self, texts: list[str]) -> np.ndarray:
+        return self.sentences.embed(texts)
+
+
+def embed_chunks(
+    embeddings: Embeddings,
+    texts: list[str],
+    spans: list[list[tuple[int, int]]],
+    bodies: list[str],
+    advance=None,
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """The vectors of chunks (`texts`, as embedded) and of their sentences (`spans` of
+    `bodies`, None when sentence vectors are off). Chunks are embedded in length order, like
+    encode() does over a whole corpus, so batches pad little; small sub-batches keep a
+    progress bar moving (`advance(n)`). Each sub-batch's sentences are embedded with it
+    (in length order too)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), embeddings.dimension), dtype=np.float32)
+    width = embeddings.sentences.dimension
+    sentence_vectors: list[np.ndarray] = [np.zeros((0, width), np.float32)] * len(texts)
+    for start in range(0, len(order), EMBED_BATCH):
+        part = order[start : start + EMBED_BATCH]
+        vectors[part] = embeddings.of_chunks([texts[i] for i in part])
+        if embeddings.per_sentence:
+            # (chunk, sentence number) of each sentence in the sub-batch, shortest first
+            owners = sorted(
+                ((i, j) for i in part for j in range(len(spans[i]))),
+                key=lambda o: spans[o[0]][o[1]][1] - spans[o[0]][o[1]][0],
+            )
+            found = embeddings.of_sentences([bodies[i][slice(*spans[i][j])] for i, j in owners])
+            for i in part:
+                sentence_vectors[i] = np.zeros((len(spans[i]), width), np.float32)
+            for (i, j), vector in zip(owners, found, strict=True):
+                sentence_vectors[i][j] = vector
+        if advance is not None:
+            advance(len(part))
+    return vectors, (sentence_vectors if embeddings.per_sentence else None)
+
+
 def _flush(
     pending: list[_Pending],
     store: Store,
-    embedder: Embedder,
+    embeddings: Embeddings,
     index,
     report: IngestReport,
     progress: IngestProgress,
@@ -210,31 +272,22 @@ def _flush(
     chunks = [(item.title, c) for item in pending for c in item.chunks]
     texts = [embedding_text(title, c.heading, c.text) for title, c in chunks]
     spans = [sentence_spans(c.text) for _, c in chunks]
-    # Embed in length order, like encode() does over a whole corpus, so batches pad little;
-    # small sub-batches keep the progress bar moving. Each sub-batch's sentences are
-    # embedded with it (in length order too).
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    sentence_vectors: list[np.ndarray] = [vectors[:0]] * len(texts)
-    for start in range(0, len(order), EMBED_BATCH):
-        part = order[start : start + EMBED_BATCH]
-        vectors[part] = embedder.embed([texts[i] for i in part])
-        # (chunk, sentence number) of each sentence in the sub-batch, shortest first
-        owners = sorted(
-            ((i, j) for i in part for j in range(len(spans[i]))),
-            key=lambda o: spans[o[0]][o[1]][1] - spans[o[0]][o[1]][0],
-        )
-        found = embedder.embed([chunks[i][1].text[slice(*spans[i][j])] for i, j in owners])
-        for i in part:
-            sentence_vectors[i] = np.zeros((len(spans[i]), embedder.dimension), np.float32)
-        for (i, j), vector in zip(owners, found, strict=True):
-            sentence_vectors[i][j] = vector
-        progress.advance(chunks=len(part))
+    vectors, sentence_vectors = embed_chunks(
+        embeddings,
+        texts,
+        spans,
+        [c.text for _, c in chunks],
+        lambda n: progress.advance(chunks=n),
+    )
     offset = 0
     for item in pending:
         n = len(item.chunks)
         mine = vectors[offset : offset + n]
-        sentences = [Sentences(spans[i], sentence_vectors[i]) for i in range(offset, offset + n)]
+        sentences = None
+        if sentence_vectors is not None:
+            sentences = [
+                Sentences(spans[i], sentence_vectors[i]) for i in range(offset, offset + n)
+            ]
         offset += n
         new_ids, old_ids = store.corpus.replace_document(
             path=item.path,

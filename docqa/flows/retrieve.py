@@ -91,13 +91,16 @@ def retrieve(
     profile: Profile | None = None,
     forbidden: set[int] | None = None,
     ranking: Ranking = Ranking(),
+    chunk_embedder=None,
 ) -> SearchResult:
     """The k best chunks for a question. `also` are more queries for the same need (a
     rewrite, the question with its conversation's context); a chunk keeps its best score over
     the queries. With a profile, only chunks it may read are searched: excluded inside
     the vector index's search and the full-text query, so k results still come back when k
     permitted chunks exist (`forbidden`: the profile's forbidden chunk ids, when the caller
-    already has them). The index must be open (see flows.corpus)."""
+    already has them). `chunk_embedder` embeds the queries searched against the chunk
+    vectors when a model of its own made those (None: the embedder did); the embedder's
+    query vector is scored against sentences. The index must be open (see flows.corpus)."""
     question = clean_question(question)
     queries = [question] + [q for q in (" ".join(a.split()) for a in also) if q]
     if k < 1:
@@ -105,19 +108,22 @@ def retrieve(
     total = store.corpus.chunk_count()
     if total == 0:
         raise EmptyStoreError("nothing has been ingested yet: run `docqa ingest PATH` first")
-    store.corpus.check_embedder(identity_of(embedder))
+    store.corpus.check_embedder(identity_of(chunk_embedder or embedder), identity_of(embedder))
     n = candidates or candidates_for(k)
 
     embedder.load()  # loading is not the embed stage's time
+    if chunk_embedder is not None:
+        chunk_embedder.load()
     t0 = time.perf_counter()
     vectors = embedder.embed(queries)
+    dense_vectors = vectors if chunk_embedder is None else chunk_embedder.embed_queries(queries)
     t1 = time.perf_counter()
     if forbidden is None:
         forbidden = store.corpus.forbidden_chunks(profile) if profile is not None else set()
     readable = total - len(forbidden)
     fields: dict[int, dict] = {}
-    found = []  # per query: its dense similarities and its lexical scores
-    for query, vector in zip(queries, vectors, strict=True):
+    found = []  # per query: its lexical scores
+    for query, vector in zip(queries, dense_vectors, strict=True):
         dense = _dense(store, index, vector, min(n, readable), forbidden, profile)
         lexical = store.corpus.lexical_scores(query, n, profile)
         for rank, (cid, _) in enumerate(dense, start=1):
@@ -126,15 +132,15 @@ def retrieve(
         for rank, (cid, _) in enumerate(lexical, start=1):
             f = fields.setdefault(cid, {})
             f["lexical_rank"] = min(rank, f.get("lexical_rank") or rank)
-        found.append((vector, lexical))
+        found.append(lexical)
     passages = store.corpus.passage_vectors(list(fields))
     for cid in list(fields):
         if cid not in passages:  # removed since the index was saved
             del fields[cid]
-    for vector, lexical in found:
+    for vector, dense_vector, lexical in zip(vectors, dense_vectors, found, strict=True):
         best = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
         bm25 = {cid: score / best for cid, score in lexical}
-        q = np.asarray(vector, dtype=np.float32)
+        q = (np.asarray(vector, np.float32), np.asarray(dense_vector, np.float32))
         scored = {cid: _score(passages[cid], q, bm25.get(cid, 0.0), ranking) for cid in fields}
         top: dict[int, float] = {}  # per document, its best chunk's own score
         for cid, f in scored.items():
@@ -154,11 +160,12 @@ def retrieve(
 
 
 def _score(passage: PassageVectors, question, lexical: float, ranking: Ranking) -> dict:
-    """A chunk's score fields for one question vector (see the module's docstring)."""
-    dense = float(passage.vector @ question)
+    """A chunk's score fields for one question's (sentence-space, chunk-space) vectors (see
+    the module's docstring)."""
+    dense = float(passage.vector @ question[1])
     sentence, span = dense, None
     if passage.sentences is not None and len(passage.spans):
-        sims = passage.sentences @ question
+        sims = passage.sentences @ question[0]
         best = int(np.argmax(sims))
         sentence, span = float(sims[best]), passage.spans[best]
     return {

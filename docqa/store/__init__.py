@@ -36,6 +36,7 @@ MIGRATIONS = (
     "m006_interaction_owners",
     "m007_passage_vectors",
     "m008_feedback",
+    "m009_reindex_staging",
 )
 
 

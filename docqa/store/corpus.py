@@ -46,37 +46,64 @@ class Corpus:
         self.conn = conn
 
     # -- embedder identity ------------------------------------------------------------
+    # Two vector spaces: the chunks' vectors (the index's), and the sentences' vectors (each
+    # chunk's sentences, and what answers are checked with). One model makes both unless
+    # chunk vectors come from a model of their own (nomic-embed); a store from before that
+    # records only the first, which then names both.
     def embedder(self) -> EmbedderIdentity | None:
+        """The identity of the chunk vectors' embedder, None before the first ingest."""
+        return self._identity("embedder")
+
+    def sentence_embedder(self) -> EmbedderIdentity | None:
+        """The identity of the sentence vectors' embedder."""
+        return self._identity("sentence_embedder") or self.embedder()
+
+    def _identity(self, key: str) -> EmbedderIdentity | None:
+        names = (f"{key}_name", f"{key}_dimension")
         rows = dict(
-            self.conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('embedder_name', 'embedder_dimension')"
-            ).fetchall()
+            self.conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", names).fetchall()
         )
-        if "embedder_name" not in rows:
+        if f"{key}_name" not in rows:
             return None
-        return EmbedderIdentity(rows["embedder_name"], int(rows["embedder_dimension"]))
+        return EmbedderIdentity(rows[f"{key}_name"], int(rows[f"{key}_dimension"]))
 
-    def claim_embedder(self, identity: EmbedderIdentity) -> None:
-        """Record the embedder on first use; refuse a different one afterwards."""
-        current = self.embedder()
-        if current is None:
+    def _record(self, identity: EmbedderIdentity, sentences: EmbedderIdentity) -> None:
+        """Write both identities (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("embedder_name", identity.name),
+                ("embedder_dimension", str(identity.dimension)),
+                ("sentence_embedder_name", sentences.name),
+                ("sentence_embedder_dimension", str(sentences.dimension)),
+            ],
+        )
+
+    def claim_embedder(
+        self, identity: EmbedderIdentity, sentences: EmbedderIdentity | None = None
+    ) -> None:
+        """Record the embedders on first use; refuse different ones afterwards."""
+        if self.embedder() is None:
             with self.conn:
-                self.conn.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("embedder_name", identity.name),
-                        ("embedder_dimension", str(identity.dimension)),
-                    ],
-                )
+                self._record(identity, sentences or identity)
             return
-        self.check_embedder(identity)
+        self.check_embedder(identity, sentences)
 
-    def check_embedder(self, identity: EmbedderIdentity) -> None:
+    def check_embedder(
+        self, identity: EmbedderIdentity, sentences: EmbedderIdentity | None = None
+    ) -> None:
         current = self.embedder()
         if current is not None and current != identity:
             raise EmbedderMismatchError(
                 f"this store was built with the embedder {current}, not {identity}; "
-                f"use the same --embedder, or a new --home for the other one"
+                "use the same --embedder, `docqa reindex --embedder NAME` to change it, or "
+                "a new --home for the other one"
+            )
+        kept = self.sentence_embedder()
+        if sentences is not None and kept is not None and kept != sentences:
+            raise EmbedderMismatchError(
+                f"this store's sentence vectors were made by {kept}, not {sentences}; "
+                "use the same --embedder, or `docqa reindex` to embed them again"
             )
 
     # -- documents --------------------------------------------------------------------
@@ -308,10 +335,11 @@ class Corpus:
             if spans is None:
                 out[cid] = PassageVectors(vector, (), None, document)
             else:
-                matrix = np.frombuffer(sentences, dtype=np.float16).reshape(-1, len(vector))
+                spans = tuple(map(tuple, json.loads(spans)))
+                matrix = np.frombuffer(sentences, dtype=np.float16).reshape(len(spans), -1)
                 out[cid] = PassageVectors(
                     vector,
-                    tuple(map(tuple, json.loads(spans))),
+                    spans,
                     matrix.astype(np.float32),
                     document,
                 )
@@ -366,15 +394,27 @@ class Corpus:
         return [(r[0], r[1]) for r in rows]
 
     def chunk_vectors(self, limit: int = 5000) -> np.ndarray:
-        """Up to `limit` chunk embeddings spread over the corpus (the documents' side of
-        outlier scores)."""
+        """Up to `limit` chunk vectors spread over the corpus, in the space questions are
+        recorded in (the documents' side of outlier scores): the chunks' own vectors, or,
+        where those come from a model of their own, the mean of each chunk's sentences."""
         import numpy as np
 
-        rows = self.conn.execute(
-            "SELECT embedding FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows]) if rows else None
+        order = "ORDER BY (c.id * 2654435761) % 4294967296 LIMIT ?"
+        if self.embedder() == self.sentence_embedder():
+            rows = self.conn.execute(f"SELECT c.embedding FROM chunks c {order}", (limit,))
+            vectors = [np.frombuffer(r[0], dtype=np.float32) for r in rows]
+        else:
+            rows = self.conn.execute(
+                f"SELECT s.vectors, s.spans FROM chunks c JOIN chunk_sentences s"
+                f" ON s.chunk_id = c.id {order}",
+                (limit,),
+            )
+            vectors = []
+            for blob, spans in rows:
+                mean = np.frombuffer(blob, np.float16).reshape(len(json.loads(spans)), -1)
+                mean = mean.astype(np.float32).mean(axis=0)
+                vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        return np.stack(vectors) if vectors else None
 
     def chunk_paths(self, ids) -> dict[int, str]:
         ids = list(ids)

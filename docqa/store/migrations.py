@@ -229,3 +229,25 @@ def m008_feedback(db: Database) -> None:
         CREATE UNIQUE INDEX feedback_rater ON feedback(interaction_id, coalesce(user, ''));
         """,
     )
+
+
+@migrations()
+def m009_reindex_staging(db: Database) -> None:
+    # `docqa reindex`: the new vectors of each chunk, written as they are made (so an
+    # interrupted reindex resumes where it stopped) and swapped in with the new embedder's
+    # identity in one transaction; the chunks' own vectors stay in use until then. `target`
+    # in meta (reindex_target) names the embedder the staged vectors belong to.
+    _run(
+        db,
+        """
+        CREATE TABLE reindex_vectors (
+            chunk_id INTEGER PRIMARY KEY,
+            embedding BLOB NOT NULL,
+            spans TEXT,
+            sentences BLOB
+        );
+        CREATE TRIGGER reindex_vectors_ad AFTER DELETE ON chunks BEGIN
+            DELETE FROM reindex_vectors WHERE chunk_id = old.id;
+        END;
+        """,
+    )
