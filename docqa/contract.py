@@ -53,6 +53,19 @@ def ingest_json(report: IngestReport) -> dict:
     }
 
 
+def reindex_json(report) -> dict:
+    return {
+        "embedder": report.embedder,
+        "sentence_embedder": report.sentence_embedder,
+        "previous": report.previous,
+        "changed": report.changed,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "sentences": report.sentences,
+        "seconds": _round(report.seconds),
+    }
+
+
 def query_embedder_json(query) -> dict:
     """What `ask` will embed questions with (an ONNX export, or the reason there is none),
     for the ingest report."""

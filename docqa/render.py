@@ -53,6 +53,22 @@ def print_ingest(console: Console, err: Console, report: IngestReport) -> None:
         err.print(f"[red]failed[/red] {escape(shown_path(f.path))}: {escape(f.reason)}")
 
 
+def print_reindex(console: Console, report) -> None:
+    if not report.changed:
+        console.print(f"the store is already built with {escape(report.embedder)}: nothing to do")
+        return
+    kept = {
+        "staged": "embedded again",
+        "keep": "kept",
+        "drop": "dropped (made by another model; `sentence_vectors` is off)",
+    }[report.sentences]
+    console.print(
+        f"{report.chunks} chunks now embedded with {escape(report.embedder)} "
+        f"(was {escape(report.previous or 'none')}); {report.embedded} embedded in this run, "
+        f"{report.seconds:.1f} s; sentence vectors {kept}"
+    )
+
+
 # -- search ----------------------------------------------------------------------------------
 
 

@@ -126,6 +126,18 @@ def ingest(
     return Ingested(report, query)
 
 
+def reindex(comps: Components, progress=None):
+    """Re-embed the store's chunks (and sentences, if their model changes) for the embedder
+    the settings name, from the text the store holds; the caller holds the write lock."""
+    from docqa.flows.ingest import Embeddings
+    from docqa.flows.reindex import reindex as run
+
+    s = comps.settings
+    embeddings = Embeddings(comps.document_embedder, comps.chunk_embedder, s.sentence_vectors)
+    index = comps.new_index(comps.chunk_space.dimension)
+    return run(store=comps.store, embeddings=embeddings, index=index, progress=progress)
+
+
 def _prepare_reader(comps: Components) -> None:
     """Join and check the reader model now (a model shipped in parts is joined once), so the
     first ask does not; a missing model is reported by the ask that needs it."""

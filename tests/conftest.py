@@ -51,7 +51,11 @@ def pytest_runtest_setup(item):
         models.package_dir = real
     else:
         hidden = {config.DEFAULT_EMBEDDER_PACKAGE}
-        hidden |= {part.module for spec in models.MODELS.values() for part in spec.parts}
+        hidden |= {
+            part.module
+            for spec in (*models.MODELS.values(), *models.EMBEDDERS.values())
+            for part in spec.parts
+        }
         models.package_dir = lambda p: None if p in hidden else real(p)
 
 

@@ -57,6 +57,27 @@ class FakeEmbedder:
         return sum(len(c) for c in self.calls)
 
 
+class FakeChunkEmbedder(FakeEmbedder):
+    """An asymmetric fake of a chunk embedder (nomic-embed's place): passages and questions
+    go through embed_documents and embed_queries, which it counts, in a space of its own."""
+
+    def __init__(self, name: str = "fake-chunks", dimension: int = 48):
+        super().__init__(name=name, dimension=dimension)
+        self.documents: list[str] = []
+        self.queries: list[str] = []
+        self.fail_after: int | None = None  # documents embedded before it raises
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if self.fail_after is not None and len(self.documents) + len(texts) > self.fail_after:
+            raise KeyboardInterrupt  # as a person's Ctrl-C would stop it
+        self.documents += texts
+        return self.embed(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.queries += texts
+        return self.embed(texts)
+
+
 _SOURCE = re.compile(r"\n\[(\d+)\] [^\n]*\n\n(.+?)\n(?=\n\[\d+\] |Question: )", re.S)
 
 

@@ -267,3 +267,23 @@ def test_chat_rates_the_last_answer_with_good_and_bad(ingested):
     )
     trace = json.loads(invoke("trace", answer["id"], "--json").stdout)
     assert [f["verdict"] for f in trace["feedback"]] == ["good"]
+
+
+def test_an_answer_reuses_the_sentence_vectors_stored_at_ingest(ingested, fakes):
+    """The sources' sentences were embedded by ingest: checking an answer embeds the answer's
+    own sentences and the question, not those of the sources again."""
+    from docqa.flows.groundedness import split_sentences
+
+    embedder, llm = fakes
+    llm.reply = scripted(copied)
+    embedder.calls.clear()
+    body = ask_json(QUESTION)
+    assert body["status"] == "grounded"
+    embedded = {t for call in embedder.calls for t in call}
+    store = _store()
+    chunks = [text for (text,) in store.conn.execute("SELECT text FROM chunks")]
+    store.close()
+    stored = {s for text in chunks for s in split_sentences(text, min_chars=12)}
+    assert QUESTION in embedded
+    reused = embedded & stored - {TALL}  # the answer is a sentence of a source, embedded once
+    assert reused == set(), sorted(reused)[:3]

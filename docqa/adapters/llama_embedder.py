@@ -114,8 +114,10 @@ class LlamaEmbedder:
 
 def cut(vectors: np.ndarray, dimension: int) -> np.ndarray:
     """Unit vectors of the leading `dimension` components (Matryoshka: layer norm first when
-    cutting, as the model was trained)."""
+    cutting, as the model was trained). Scaled to unit length first, so a stored full vector
+    cuts to exactly what the model's own output cuts to."""
     v = np.asarray(vectors, dtype=np.float32)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     if dimension < v.shape[1]:
         v = v - v.mean(axis=1, keepdims=True)
         v = v / np.sqrt(v.var(axis=1, keepdims=True) + 1e-5)

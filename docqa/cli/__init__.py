@@ -17,6 +17,7 @@ from docqa.cli import (
     models,
     monitor,
     query,
+    reindex,
     run,
     trace,
     users,
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="ingest")(ingest.ingest_command)
+app.command(name="reindex")(reindex.reindex_command)
 app.command(name="search")(query.search_command)
 app.command(name="ask")(query.ask_command)
 app.command(name="chat")(chat.chat_command)

@@ -79,11 +79,12 @@ def writing(config, wait: float | None):
 
 
 EmbedderOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--embedder",
-        help="sentence-transformers model folder "
-        "(default: $DOCQA_EMBEDDER, else the bundled all-MiniLM-L6-v2).",
+        help="Embedder of chunk vectors: minilm, nomic-embed-v1.5, or a sentence-transformers "
+        "model folder (default: $DOCQA_EMBEDDER, else the one the store was built with, "
+        "else minilm).",
         show_default=False,
     ),
 ]

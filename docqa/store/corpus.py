@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docqa.errors import EmbedderMismatchError
+from docqa.errors import EmbedderMismatchError, StoreError
 from docqa.records import Chunk, DocumentInfo, Hit, PassageVectors, Profile, Sentences
 from docqa.store.sql import utcnow
 
@@ -105,6 +105,81 @@ class Corpus:
                 f"this store's sentence vectors were made by {kept}, not {sentences}; "
                 "use the same --embedder, or `docqa reindex` to embed them again"
             )
+
+    # -- reindex ----------------------------------------------------------------------
+    def start_reindex(self, target: str) -> int:
+        """Begin (or resume) staging vectors for the embedders `target` names; vectors
+        staged for another target are dropped. Returns how many chunks are staged already."""
+        with self.conn:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'reindex_target'")
+            current = row.fetchone()
+            if current is None or current[0] != target:
+                self.conn.execute("DELETE FROM reindex_vectors")
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex_target', ?)",
+                    (target,),
+                )
+        return self.conn.execute("SELECT count(*) FROM reindex_vectors").fetchone()[0]
+
+    def unstaged_chunks(self, limit: int) -> list[tuple[int, str | None, str, str]]:
+        """(chunk id, document title, heading, text) of chunks with no staged vector yet."""
+        return self.conn.execute(
+            "SELECT c.id, d.title, c.heading, c.text FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id"
+            " WHERE c.id NOT IN (SELECT chunk_id FROM reindex_vectors) ORDER BY c.id LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def stage_vectors(
+        self,
+        ids: Sequence[int],
+        vectors: np.ndarray,
+        sentences: Sequence[Sentences] | None = None,
+    ) -> None:
+        """Keep new vectors for these chunks (and their sentences'), in one transaction."""
+        import numpy as np
+
+        rows = []
+        for n, (cid, vector) in enumerate(zip(ids, vectors, strict=True)):
+            spans = blob = None
+            if sentences is not None:
+                spans = json.dumps(sentences[n].spans)
+                blob = np.asarray(sentences[n].vectors, np.float16).tobytes()
+            rows.append((cid, np.asarray(vector, np.float32).tobytes(), spans, blob))
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO reindex_vectors (chunk_id, embedding, spans, sentences)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def finish_reindex(
+        self, chunks: EmbedderIdentity, sentences: EmbedderIdentity, new_sentences: str
+    ) -> None:
+        """Swap the staged vectors in for every chunk and record the new embedders, in one
+        transaction; `new_sentences`: "staged" (theirs replace the stored ones), "keep" or
+        "drop" (the stored sentence vectors are of another model and none were made)."""
+        with self.conn:
+            missing = self.conn.execute(
+                "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM reindex_vectors)"
+            ).fetchone()[0]
+            if missing:
+                raise StoreError(f"{missing} chunks have no new vector yet: run reindex again")
+            self.conn.execute(
+                "UPDATE chunks SET embedding = (SELECT r.embedding FROM reindex_vectors r"
+                " WHERE r.chunk_id = chunks.id)"
+            )
+            if new_sentences in ("staged", "drop"):
+                self.conn.execute("DELETE FROM chunk_sentences")
+            if new_sentences == "staged":
+                self.conn.execute(
+                    "INSERT INTO chunk_sentences (chunk_id, spans, vectors)"
+                    " SELECT chunk_id, spans, sentences FROM reindex_vectors"
+                    " WHERE spans IS NOT NULL AND spans != '[]'"
+                )
+            self._record(chunks, sentences)
+            self.conn.execute("DELETE FROM reindex_vectors")
+            self.conn.execute("DELETE FROM meta WHERE key = 'reindex_target'")
 
     # -- documents --------------------------------------------------------------------
     def document(self, path: str) -> DocumentInfo | None:
