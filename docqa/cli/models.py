@@ -23,10 +23,12 @@ def models_command(
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """List the reader models: installed or not, size, licence, and how to install them.
+    """List the reader models and the embedders: installed or not, size, licence, and how
+    to install them.
 
-    Pick one with `docqa ask --model NAME` (or DOCQA_MODEL, or `model = "NAME"` in
-    docqa.toml); `--model PATH` loads any GGUF file."""
+    Pick a reader with `docqa ask --model NAME` (or DOCQA_MODEL, or `model = "NAME"` in
+    docqa.toml); `--model PATH` loads any GGUF file. Move a store to another embedder with
+    `docqa reindex --embedder NAME`."""
     from docqa import contract, models, render
     from docqa.config import models_dir
     from docqa.errors import ModelError
@@ -45,9 +47,34 @@ def models_command(
             except ModelError as exc:
                 row["verified"] = False
                 problems.append(str(exc))
+    embedders = models.embedder_listing(folder, _chosen_embedder(config))
+    for row in embedders:
+        if verify and row["installed"] and row["name"] in models.EMBEDDERS:
+            try:
+                models.verify(models.EMBEDDERS[row["name"]], folder)
+                row["verified"] = row["joined"] = True
+            except ModelError as exc:
+                row["verified"] = False
+                problems.append(str(exc))
     if json_out:
-        print(contract.dumps({"models": rows, "model_dir": str(folder)}))
+        print(contract.dumps({"models": rows, "model_dir": str(folder), "embedders": embedders}))
     else:
         render.print_models(out, rows, folder)
+        render.print_embedders(out, embedders)
     if problems:
         raise ModelError("; ".join(problems))
+
+
+def _chosen_embedder(config) -> str | None:
+    """The embedder of chunk vectors the settings, else the store, choose (None: a folder)."""
+    from docqa.components import Components
+
+    if config.embedder is None and not config.db_path.is_file():
+        from docqa.config import DEFAULT_EMBEDDER
+
+        return DEFAULT_EMBEDDER
+    comps = Components(config)
+    try:
+        return comps.embedder_choice[0]
+    finally:
+        comps.close()
