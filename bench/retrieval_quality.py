@@ -111,7 +111,9 @@ def candidate_recall(home: Path, qset: Path, depth: int = 100) -> dict[str, dict
     from docqa.flows.evaluate import normal
 
     comps = Components(load_settings(home=home))
-    store, embedder, index = comps.store, comps.embedder, comps.index
+    store, index = comps.store, comps.index
+    chunks = comps.chunk_embedder  # the questions are embedded in the chunk vectors' space
+    embed = chunks.embed_queries if chunks is not None else comps.embedder.embed
     texts: dict[int, str] = {}
 
     def text(cid: int) -> str:
@@ -126,7 +128,7 @@ def candidate_recall(home: Path, qset: Path, depth: int = 100) -> dict[str, dict
             ranks: dict[str, list[int | None]] = {"dense": [], "lexical": [], "either": []}
             for item in items:
                 want = normal(item.evidence)
-                vector = embedder.embed([item.question])[0]
+                vector = embed([item.question])[0]
                 found = {
                     "dense": [c for c, _ in index.query(vector, depth, None)],
                     "lexical": store.corpus.lexical_search(item.question, depth, None),
