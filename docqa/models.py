@@ -213,9 +213,14 @@ def locate(spec: ModelSpec, model_dir: Path) -> Path:
     path = target(spec, model_dir)
     if missing and not (spec.joined and _stamped(path, spec, model_dir)):
         names = ", ".join(p.requirement for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        other = (
+            "or move the store back with `docqa reindex --embedder minilm`"
+            if spec.name in EMBEDDERS
+            else "or pass --model PATH to a GGUF file"
+        )
         raise ModelError(
             f"model {spec.name} is not installed (missing {names}); install it with "
-            f"`{spec.install}`, or pass --model PATH to a GGUF file"
+            f"`{spec.install}`, {other}"
         )
     if _stamped(path, spec, model_dir):
         return path

