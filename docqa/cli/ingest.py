@@ -19,48 +19,7 @@ from docqa.cli.common import (
     settings,
     writing,
 )
-
-
-class _RichProgress:
-    """Files and chunks, with rate and ETA, on stderr; only on a terminal."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]ingest"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.task = None
-        self.chunks = 0
-
-    def begin(self, files: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("ingest", total=files, chunks=0, rate="")
-
-    def advance(self, files: int = 0, chunks: int = 0) -> None:
-        self.chunks += chunks
-        task = self.progress.tasks[0]
-        elapsed = task.elapsed or 0.0
-        rate = f"{self.chunks / elapsed:.0f} chunks/s" if elapsed > 0.5 and self.chunks else ""
-        self.progress.update(self.task, advance=files, chunks=self.chunks, rate=rate)
-
-    def end(self) -> None:
-        self.progress.stop()
+from docqa.cli.progress import IngestBar
 
 
 @guarded
@@ -98,7 +57,7 @@ def ingest_command(
     config = settings(home, embedder=embedder)
     comps = components(config)
     with writing(config, wait):  # one writer at a time; a killed ingest releases it too
-        progress = _RichProgress() if err.is_terminal and not json_out else None
+        progress = IngestBar() if err.is_terminal and not json_out else None
         try:
             done = service.ingest(comps, paths, prune=prune, groups=groups, progress=progress)
         finally:

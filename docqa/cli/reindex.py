@@ -17,43 +17,7 @@ from docqa.cli.common import (
     settings,
     writing,
 )
-
-
-class _RichProgress:
-    """Chunks embedded, with rate and ETA, on stderr; only on a terminal."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]reindex"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.task = None
-
-    def begin(self, total: int, done: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("reindex", total=total, completed=done)
-
-    def advance(self, chunks: int) -> None:
-        self.progress.update(self.task, advance=chunks)
-
-    def end(self) -> None:
-        self.progress.stop()
+from docqa.cli.progress import ReindexBar
 
 
 @guarded
@@ -91,7 +55,7 @@ def reindex_command(
     config = settings(home, embedder=embedder, embedder_dimension=dimension)
     comps = components(config)
     with writing(config, wait):
-        progress = _RichProgress() if err.is_terminal and not json_out else None
+        progress = ReindexBar() if err.is_terminal and not json_out else None
         try:
             report = service.reindex(comps, progress)
         finally:
