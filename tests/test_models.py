@@ -130,6 +130,26 @@ def test_models_command_lists_installed_models(parted, tmp_path, monkeypatch):
     assert Path(tiny["path"]).read_bytes() == b"".join(PARTS)
 
 
+def test_verify_hashes_readers_and_embedders_alike(parted, tmp_path, monkeypatch):
+    """--verify checks every installed reader and named embedder the same way (minilm, a
+    package folder, is not hashed); a wrong one is marked and fails the command."""
+    import dataclasses
+
+    spec, _ = parted
+    wrong = dataclasses.replace(spec, name="tiny-embed", file="tiny-embed.gguf", sha256="0" * 64)
+    monkeypatch.setitem(models.EMBEDDERS, "tiny-embed", wrong)
+    monkeypatch.setenv("DOCQA_MODEL_DIR", str(tmp_path / "m"))
+    done = invoke("models", "--verify", "--json", "--model", "tiny")
+    assert done.exit_code == 1
+    data = json.loads(done.stdout)
+    readers = {r["name"]: r for r in data["models"]}
+    embedders = {r["name"]: r for r in data["embedders"]}
+    assert readers["tiny"]["verified"] and readers["tiny"]["joined"]
+    assert embedders["tiny-embed"]["verified"] is False
+    assert "verified" not in embedders["minilm"]
+    assert done.stderr.startswith("error: the parts of model tiny-embed do not make")
+
+
 def test_readers_and_embedders_are_listed_in_one_table_layout():
     """`docqa models` without --json: both tables (docqa.render._model_table) mark the
     selected and default rows and the sha256 verdict; a missing reader's install command

@@ -40,22 +40,11 @@ def models_command(
     problems = []
     for row in rows:
         row["selected"] = row["name"] == (chosen or models.DEFAULT_MODEL)
-        if verify and row["installed"]:
-            try:
-                models.verify(models.MODELS[row["name"]], folder)
-                row["verified"] = row["joined"] = True
-            except ModelError as exc:
-                row["verified"] = False
-                problems.append(str(exc))
+    if verify:
+        problems += _verify(rows, models.MODELS, folder)
     embedders = models.embedder_listing(folder, _chosen_embedder(config))
-    for row in embedders:
-        if verify and row["installed"] and row["name"] in models.EMBEDDERS:
-            try:
-                models.verify(models.EMBEDDERS[row["name"]], folder)
-                row["verified"] = row["joined"] = True
-            except ModelError as exc:
-                row["verified"] = False
-                problems.append(str(exc))
+    if verify:
+        problems += _verify(embedders, models.EMBEDDERS, folder)
     if json_out:
         print(contract.dumps({"models": rows, "model_dir": str(folder), "embedders": embedders}))
     else:
@@ -63,6 +52,24 @@ def models_command(
         render.print_embedders(out, embedders)
     if problems:
         raise ModelError("; ".join(problems))
+
+
+def _verify(rows: list[dict], specs: dict, folder) -> list[str]:
+    """Hash each installed row's file again (joining or unpacking it first), marking the row
+    verified or not; the problems found. A row without a spec (minilm) is not hashed."""
+    from docqa import models
+    from docqa.errors import ModelError
+
+    problems = []
+    for row in rows:
+        if row["installed"] and row["name"] in specs:
+            try:
+                models.verify(specs[row["name"]], folder)
+                row["verified"] = row["joined"] = True
+            except ModelError as exc:
+                row["verified"] = False
+                problems.append(str(exc))
+    return problems
 
 
 def _chosen_embedder(config) -> str | None:
