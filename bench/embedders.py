@@ -137,36 +137,11 @@ def recut(home: Path, dimension: int) -> dict:
     return {"seconds": time.perf_counter() - t0, "embedder": report.embedder}
 
 
-class CachedQueries:
-    """An embedder that embeds each text once (the weight grid asks the same questions)."""
-
-    def __init__(self, inner, method: str):
-        self.inner, self.method, self.memo = inner, method, {}
-        self.name, self.dimension = inner.name, inner.dimension
-        self.max_tokens = getattr(inner, "max_tokens", 512)
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def _embed(self, texts):
-        import numpy as np
-
-        new = [t for t in texts if t not in self.memo]
-        if new:
-            self.memo.update(zip(new, getattr(self.inner, self.method)(new), strict=True))
-        return np.stack([self.memo[t] for t in texts])
-
-    def embed(self, texts):
-        return self._embed(list(texts))
-
-    def embed_queries(self, texts):
-        return self._embed(list(texts))
-
-
 def score_store(name: str, home: Path) -> dict:
     """Latency at the default weights (uncached), then every grid point on both halves."""
     from docqa.components import Components
     from docqa.config import load_settings
+    from docqa.flows.memo import EmbeddingMemo
     from docqa.flows.retrieve import Ranking, retrieve
 
     comps = Components(load_settings(home=home))
@@ -195,8 +170,9 @@ def score_store(name: str, home: Path) -> dict:
     default = {h: evaluate_search(items, searcher(words, chunks, Ranking())) for h, items in
                halves.items()}  # fmt: skip
     latency = default["test"]["latency"]
-    cached_words = CachedQueries(words, "embed")
-    cached_chunks = CachedQueries(chunks, "embed_queries") if chunks is not None else None
+    # the grid asks the same questions again: each is embedded once per store
+    cached_words = EmbeddingMemo(words)
+    cached_chunks = EmbeddingMemo(chunks) if chunks is not None else None
     grid = []
     for sw, lw, dw in itertools.product(*GRID.values()):
         ranking = Ranking(sw, lw, dw)

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from docqa.adapters.protocols import LLM, Embedder
 from docqa.clock import startup
 from docqa.contract import fills_json
@@ -29,6 +27,7 @@ from docqa.flows.events import AnswerStream, AttemptBegun, AttemptJudged, Event,
 from docqa.flows.extractive import NOT_FOUND
 from docqa.flows.groundedness import NullPool, pool_from_store
 from docqa.flows.guards import answer_flags, outlier_score, question_flags, reasons
+from docqa.flows.memo import EmbeddingMemo
 from docqa.flows.modes import GENERATIVE, Mode, mode_named
 from docqa.flows.reply import (
     MAX_ANSWER_CHARS,
@@ -89,35 +88,6 @@ class AskOptions:
         return self.mode.template_of(self.template)
 
 
-class _Memo:
-    """The embedder, remembering what it embedded for one question: the sources' sentences
-    are embedded once for the extractive candidates, groundedness and relevance, in every
-    attempt that shows them."""
-
-    def __init__(self, embedder: Embedder):
-        self.inner, self.name, self.dimension = embedder, embedder.name, embedder.dimension
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def learn(self, text: str, passage) -> None:
-        """Remember the sentence vectors stored with a chunk (`text`): made by this
-        embedder's model at ingest, they need not be made again."""
-        if passage.sentences is None or len(passage.sentences) != len(passage.spans):
-            return
-        if passage.sentences.shape[1] != self.dimension:
-            return
-        for (a, b), vector in zip(passage.spans, passage.sentences, strict=True):
-            self.vectors.setdefault(text[a:b], vector)
-
-    def embed(self, texts):
-        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if new:
-            vectors = np.asarray(self.inner.embed(new), dtype=np.float32)
-            self.vectors.update(zip(new, vectors, strict=True))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self.vectors[t] for t in texts])
-
-
 @dataclass
 class _Loop:
     """One question's way through the loop: its collaborators, what was found out before
@@ -154,7 +124,7 @@ class _Loop:
         self.started = time.perf_counter()
         self.age = startup()  # the process's age at its first question (None after)
         self.rec = Recorder(self.store.journal, self.options.log)
-        self.memo = _Memo(self.embedder)
+        self.memo = EmbeddingMemo(self.embedder)
         # what the asker may not read, worked out once for every retrieval of the question
         user = self.options.user
         self.forbidden = self.store.corpus.forbidden_chunks(user) if user is not None else set()
