@@ -1,6 +1,15 @@
 """Embedders side by side on the PostgreSQL question set: MiniLM against nomic-embed-text-v1.5.
 
     python bench/embedders.py [--work DIR] [--pages 60] [--write]
+    python bench/embedders.py --adapter
+
+--adapter: the batch size of docqa's nomic-embed adapter (docqa.adapters.llama_embedder),
+alone. nomic-embed-v1.5's f16 GGUF, found as docqa finds it (DOCQA_MODEL_DIR, else its
+packages), is loaded by that adapter (`Llama(..., embedding=True)`, weights in plain buffers)
+with n_ctx = n_batch = n_ubatch = each of ADAPTER_BATCHES, and embeds the same passages at
+each: the first ADAPTER_PASSAGES chunks of sample_docs/, chunked as `docqa ingest` chunks
+them (MiniLM's tokenizer, the default chunk size) with their titles and headings. Prints
+passages/s per setting and the CPU.
 
 Quality: the whole PostgreSQL 15 manual (bench/corpora.py) is ingested once with MiniLM
 (`docqa ingest`), then a copy of that store is moved to nomic-embed with `docqa reindex
@@ -48,6 +57,8 @@ GRID = {
     "document_weight": (0.0, 0.3),
 }
 PROBE = "What is the maximum number of columns in a table?"
+ADAPTER_BATCHES = (512, 1024, 2048)
+ADAPTER_PASSAGES = 120
 
 
 def docqa(home: Path, *args: str, timed: bool = False) -> tuple[subprocess.CompletedProcess, dict]:
@@ -232,6 +243,61 @@ def cold_search(home: Path, repeats: int = 3) -> dict:
     return {"p50": statistics.median(times), "torch": "TORCH True" in done.stderr}
 
 
+def sample_passages(count: int = ADAPTER_PASSAGES) -> list[str]:
+    """The first `count` chunks of sample_docs/ (files in path order) as `docqa ingest`
+    embeds them; the list starts again from the first chunk if there are fewer."""
+    from docqa.components import Components
+    from docqa.config import load_settings
+    from docqa.ingest.chunker import chunk_document
+    from docqa.ingest.loaders import format_of, load_document
+    from docqa.ingest.passages import embedding_text
+
+    settings = load_settings()
+    tokenizer = Components(settings).document_embedder.tokenizer  # tokenizer.json only
+    texts = []
+    for path in sorted((REPO / "sample_docs").rglob("*")):
+        if path.is_file() and format_of(path):
+            doc = load_document(path)
+            for c in chunk_document(doc, tokenizer, settings.chunk_tokens, settings.chunk_overlap):
+                texts.append(embedding_text(doc.title, c.heading, c.text))
+    return list(itertools.islice(itertools.cycle(texts), count))
+
+
+def adapter_speed(passages: list[str]) -> list[str]:
+    """nomic-embed through docqa's adapter at each batch size: passages/s over `passages`
+    (after a warm-up of a few), loading not counted."""
+    import gc
+
+    from docqa.adapters.llama_embedder import LlamaEmbedder
+    from docqa.adapters.llama_engine import usable_cores
+    from docqa.adapters.llama_runtime import cpu_info
+    from docqa.components import NOMIC_MODEL
+    from docqa.config import load_settings, resolve_nomic_path
+
+    settings = load_settings()
+    path = resolve_nomic_path(settings)
+    threads = settings.threads or usable_cores()
+    lines = [
+        f"CPU: {cpu_info().model}, {threads} threads. {path.name}, {len(passages)} passages "
+        "from sample_docs/ (bench/embedders.py --adapter).",
+        "",
+        "| n_batch = n_ubatch | passages/s |",
+        "|---:|---:|",
+    ]
+    for tokens in ADAPTER_BATCHES:
+        embedder = LlamaEmbedder(path, name=NOMIC_MODEL, threads=threads, batch_tokens=tokens)
+        embedder.load()
+        embedder.embed_documents(passages[:4])
+        t0 = time.perf_counter()
+        embedder.embed_documents(passages)
+        rate = len(passages) / (time.perf_counter() - t0)
+        lines.append(f"| {tokens} | {rate:.2f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+        del embedder
+        gc.collect()
+    return lines
+
+
 def table(scores: list[dict], speed: dict, cold: dict, stores: dict, extra: dict) -> list[str]:
     from docqa.adapters.llama_runtime import cpu_info
 
@@ -295,7 +361,15 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=60)
     ap.add_argument("--skip-speed", action="store_true", help="quality only")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument(
+        "--adapter",
+        action="store_true",
+        help="only nomic-embed's passages/s at each llama.cpp batch size (a few minutes)",
+    )
     args = ap.parse_args()
+    if args.adapter:
+        print("\n".join(adapter_speed(sample_passages())))
+        return
     docs = postgres_docs(Path(tempfile.gettempdir()) / "docqa-corpora")
     homes = full_stores(docs, args.work)
     stores = {name: json.loads((h / "done.json").read_text()) for name, h in homes.items()}

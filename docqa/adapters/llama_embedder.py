@@ -6,13 +6,11 @@ Matryoshka model: the leading 512, 256 or 128 of its 768 dimensions stand alone 
 full vector is layer-normalised (no affine weights), cut, and brought to unit length again.
 
 Several passages share one llama.cpp batch (llama-cpp-python's `Llama.embed` gives each its
-own sequence). Batches of 512 tokens were the fastest measured on 2 cores (AMD EPYC, AVX2:
-3.8 passages/s against 2.8 at 1024 and 2.2 at 2048 tokens, where attention over the whole
-batch costs more), and 512 holds any chunk docqa makes (at most 256 tokens) with its title,
-headings and prefix; a longer text is cut at 512 tokens. The f16 file is used as it ships:
-Q8_0 was no faster (3.81 against 3.73 passages/s). Weights are kept in plain buffers; the
-extra buffer types were 10% faster on that CPU, but on AMX machines they are the path that
-crashes (docqa.adapters.llama_runtime).
+own sequence). Batches are 512 tokens: that holds any chunk docqa makes (at most 256 tokens)
+with its title, headings and prefix; a longer text is cut at 512 tokens. `python
+bench/embedders.py --adapter` times this adapter at 512, 1024 and 2048 tokens on the machine
+at hand. The f16 file is used as it ships. Weights are kept in plain buffers: llama.cpp's
+extra buffer types are the path that crashes on AMX machines (docqa.adapters.llama_runtime).
 """
 
 from __future__ import annotations
