@@ -50,6 +50,9 @@ def fill(llm, prompt: str, call: str, **variables):
         ("[0-9]{1,3}(\\.[0-9]{1,2})? ?(kg|km|°C)", 10),
         ("[a-z]+@[a-z]+\\.(com|org)", 12),
         ("[a-z ]+", 5),  # unbounded: must still end in a match when the budget runs out
+        # one line of an answer, ended by its newline (the closing path must find the
+        # newline, not fill the line with the "]" allowed inside it)
+        ('[A-Za-z0-9][^"\\\\\\x00-\\x1f{}]{0,299}\\n', 12),
     ],
 )
 def test_regex_slots_always_match(llm, regex, max_tokens):

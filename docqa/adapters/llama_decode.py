@@ -10,6 +10,7 @@ never ends as truncated JSON and a regex slot always matches.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import time
 from functools import cached_property
 
@@ -23,6 +24,9 @@ from docqa.guide.types import CachePrefix, Fill, OnText
 
 # Tokens that bring a JSON value (or a regex match) to an end soonest, in order of preference.
 _CLOSING_ORDER = (
+    # the end of a one-line value (a regex slot that ends its line): never allowed inside a
+    # JSON value, so first, or a line would be filled with the "]" allowed inside it
+    b"\n",
     b'"',
     b"}",
     b"]",
@@ -70,7 +74,10 @@ class Decoder:
         puts the tokens that end strings, arrays and objects and the shortest JSON values
         first; then one prefers the longest token (most required text per token), one
         punctuation (what separates parts, like "@" or "."), one the shortest token."""
-        table = self.engine.tables("close", self._build_close_priorities)
+        # the name changes with the closing order, so tables kept on disk from another
+        # order are not read back
+        order = hashlib.sha256(b"\0".join(_CLOSING_ORDER)).hexdigest()[:8]
+        table = self.engine.tables(f"close-{order}", self._build_close_priorities)
         return [table["longest"], table["symbols"], table["shortest"]]
 
     def _build_close_priorities(self) -> dict[str, np.ndarray]:
