@@ -154,3 +154,34 @@ def test_a_missing_question_file_is_a_usage_error(ingested, tmp_path):
     result = invoke("eval", tmp_path / "nope.jsonl")
     assert result.exit_code == 2
     assert "cannot read the question set" in result.output
+
+
+def test_eval_ask_runs_the_template_given(ingested, fakes, tmp_path):
+    """--template compares answer formats on a question set: here a template whose answer
+    is a line of text and whose refusal has no answerable flag."""
+    _, llm = fakes
+    tpl = tmp_path / "lines.j2"
+    tpl.write_text("Q: {{ question }} A: {{ gen('answer', stop='\\n') }} C: {{ gen('citations') }}")
+    said = {
+        "When was the Eiffel Tower inaugurated?": ("Inaugurated in 1889.", "none"),
+        "Who won the 1998 World Cup?": ("The documents do not say.", "none"),
+    }
+    llm.reply = lambda prompt, slot: dict(
+        zip(("answer", "citations"), said[prompt.split("Q: ")[1].split(" A:")[0]], strict=True)
+    )[slot.name]
+    path = write_set(
+        tmp_path / "set.jsonl",
+        {"id": "a1", "question": "When was the Eiffel Tower inaugurated?", "answer": "1889"},
+        {"id": "a2", "question": "Who won the 1998 World Cup?", "answerable": False},
+    )
+    args = ("eval", path, "--mode", "ask", "--json", "--max-attempts", "1")
+    report = json.loads(invoke(*args, "--template", tpl).output)
+    assert [q["answer"] for q in report["questions"]] == [
+        "Inaugurated in 1889.",
+        "The documents do not say.",
+    ]
+    assert [q["status"] for q in report["questions"]][1] == "unanswerable"
+    assert (report["correct"], report["correct_refusals"]) == (1, 1)
+    assert llm.prompts[0].startswith("Q: When was the Eiffel Tower inaugurated? A: ")
+    bad = invoke(*args, "--template", tmp_path / "missing.j2")
+    assert bad.exit_code == 1 and "template file not found" in bad.stderr

@@ -200,3 +200,23 @@ def test_a_tidied_answer_is_no_longer_cut_off():
     answer = (CUT + "othertable and cascade to any tables that reference it" * 9)[:300]
     assert "it is cut off" in problems("How do I empty a table?", answer, 300)
     assert problems("How do I empty a table?", tidy(answer, 300), 300) == []
+
+
+def test_a_reply_in_separate_slots_refuses_without_a_flag_and_joins_its_support():
+    from docqa.flows.reply import reply_of
+    from docqa.guide.program import ProgramResult
+
+    def reply(**slots):
+        return reply_of(ProgramResult(text="", slots=slots))
+
+    refusal = reply(answer="The documents do not say.\n", citations="none")
+    assert refusal == {"answer": "The documents do not say.", "citations": [], "answerable": False}
+    phrase = reply(answer="1600\n", support="A table cannot have more than 1600 columns.\n",
+                   citations="[2], [3]")  # fmt: skip
+    assert phrase == {
+        "answer": "1600 — A table cannot have more than 1600 columns.",
+        "citations": [2, 3],
+        "answerable": True,
+    }
+    flagged = reply(answer="Yes.", citations="[1]", answerable="false")
+    assert flagged["answerable"] is False

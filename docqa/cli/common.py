@@ -143,6 +143,14 @@ ModeOpt = Annotated[
         help="; ".join(f"{m.name}: {m.help}" for m in MODES.values()) + ".",
     ),
 ]
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--template",
+        help="Prompt template: a name in docqa's templates (qa) or a .j2 path.",
+        show_default=False,
+    ),
+]
 MaxAttemptsOpt = Annotated[
     int,
     typer.Option(

@@ -19,6 +19,7 @@ from docqa.cli.common import (
     MaxAttemptsOpt,
     Mode,
     ModelOpt,
+    TemplateOpt,
     UserOpt,
     components,
     guarded,
@@ -70,6 +71,7 @@ def eval_command(
     max_attempts: MaxAttemptsOpt = 3,
     k: KOpt = None,
     context_tokens: ContextOpt = None,
+    template: TemplateOpt = None,
     user: UserOpt = None,
     model: ModelOpt = None,
     llm_url: LlmUrlOpt = None,
@@ -99,6 +101,7 @@ def eval_command(
     from docqa.eval_report import print_eval, write_html
     from docqa.flows.evaluate import evaluate_ask, evaluate_search, load_items
     from docqa.flows.modes import mode_named
+    from docqa.prompts import resolve_template
 
     items = load_items(questions, half=half)[:limit]
     config = settings(
@@ -110,7 +113,10 @@ def eval_command(
         context_tokens=context_tokens,
         user=user,
     )
-    config = replace(config, template=mode_named(answer_mode).template_of(None, config.template))
+    config = replace(
+        config, template=mode_named(answer_mode).template_of(template, config.template)
+    )
+    resolve_template(config.template)  # a bad template fails before any model loads
     comps = components(config)
     try:
         who = service.profile(comps)

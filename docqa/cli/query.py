@@ -24,6 +24,7 @@ from docqa.cli.common import (
     ModeOpt,
     SessionOpt,
     StreamOpt,
+    TemplateOpt,
     UserOpt,
     components,
     err,
@@ -107,14 +108,7 @@ def ask_command(
     question: QuestionArg,
     k: KOpt = None,
     context_tokens: ContextOpt = None,
-    template: Annotated[
-        str | None,
-        typer.Option(
-            "--template",
-            help="Prompt template: a name in docqa's templates (qa) or a .j2 path.",
-            show_default=False,
-        ),
-    ] = None,
+    template: TemplateOpt = None,
     model: ModelOpt = None,
     llm_url: LlmUrlOpt = None,
     mode: ModeOpt = Mode.generative,

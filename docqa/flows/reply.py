@@ -78,12 +78,16 @@ def reply_of(result: ProgramResult) -> dict:
     if isinstance(result.slots.get("reply"), dict):
         return dict(result.slots["reply"])  # type: ignore[arg-type]
     if "answer" in result.slots:
-        reply: dict = {"answer": result.slots["answer"]}
+        reply: dict = {"answer": str(result.slots["answer"]).strip()}
+        support = str(result.slots.get("support") or "").strip()
+        if support:  # the shortest answer first, then the sentence that says it
+            reply["answer"] = f"{reply['answer']} — {support}"
         cites = result.slots.get("citations", [])
         if isinstance(cites, str):
             cites = [int(x) for x in re.findall(r"\d+", cites)]
         reply["citations"] = cites
-        answerable = result.slots.get("answerable", True)
+        # no `answerable` slot: an answer that says the sources do not answer is a refusal
+        answerable = result.slots.get("answerable", not refuses(str(reply["answer"])))
         reply["answerable"] = (
             answerable
             if isinstance(answerable, bool)
