@@ -84,8 +84,10 @@ def subset(half: str, every: int, work: Path) -> Path:
     return path
 
 
-def evaluate(model: str, budget: int, qset: Path, args, env: dict) -> dict:
+def evaluate(model: str, budget: int, qset: Path, args, env: dict, template: str = "") -> dict:
     key = f"{Path(model).name}-{budget}-{args.max_attempts}-{args.answer_mode}-{qset.stem}"
+    if template:
+        key += f"-{Path(template).stem}"
     cache = args.work / f"{key}.json"
     if cache.is_file() and not args.fresh:
         return json.loads(cache.read_text())
@@ -93,6 +95,8 @@ def evaluate(model: str, budget: int, qset: Path, args, env: dict) -> dict:
     cmd += ["--model", model, "--context-tokens", str(budget)]
     cmd += ["--max-attempts", str(args.max_attempts), "--home", str(args.home)]
     cmd += ["--answer-mode", args.answer_mode]
+    if template:
+        cmd += ["--template", template]
     text, rss, seconds = run_child(cmd, env)
     report = json.loads(text)
     report["rss_kb"], report["wall_s"] = rss, seconds
@@ -108,7 +112,7 @@ def probe(model: str, env: dict) -> dict:
     return {**json.loads(text), "probe_rss_kb": rss}
 
 
-def row(model: str, budget: int, r: dict, speed: dict | None) -> dict:
+def row(model: str, budget: int, r: dict, speed: dict | None, template: str = "") -> dict:
     answerable = r["answerable"]
     unanswerable = r["unanswerable"]
     seconds = [q["seconds"] for q in r["questions"]]
@@ -125,6 +129,7 @@ def row(model: str, budget: int, r: dict, speed: dict | None) -> dict:
         ),
         "drafted": len(drafted),
         "model": model,
+        "template": Path(template).stem if template else "qa",
         "budget": budget,
         "right": r["correct"],
         "answerable": answerable,
@@ -153,16 +158,16 @@ def table(rows: list[dict], qset: Path, args) -> str:
         f" CPU: {cpu.model},"
         f" {os.cpu_count()} cores ({' '.join(cpu.features)}).",
         "",
-        "| model | context tokens | holds the gold answer | unanswerable refused "
+        "| model | template | context tokens | holds the gold answer | unanswerable refused "
         "| false refusals | wrong but grounded | grounded: precision | recall "
         "| s/question p50 | p95 | first token p50 "
         "| prefill tok/s | decode tok/s | load s | peak RSS MB | file MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         first = "" if r["first_p50"] is None else f"{r['first_p50']:.1f}"
         lines.append(
-            f"| {r['model']} | {r['budget'] or 'whole chunks'} "
+            f"| {r['model']} | {r['template']} | {r['budget'] or 'whole chunks'} "
             f"| {r['right']}/{r['answerable']} ({r['right'] / r['answerable']:.2f}) "
             f"| {r['refused_right']}/{r['unanswerable']} | {r['false_refusals']} "
             f"| {r['grounded_but_wrong']} | {_share(r['precision'])} | {_share(r['recall'])} "
@@ -192,6 +197,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--model", action="append")
     parser.add_argument("--context-tokens", type=int, action="append")
+    parser.add_argument(
+        "--template",
+        action="append",
+        help="a template name or .j2 path to compare (bench/templates/ holds the variants "
+        "measured against templates/qa.j2); default: the configured one",
+    )
     parser.add_argument("--max-attempts", type=int, default=1)
     parser.add_argument("--answer-mode", default="generative", choices=["generative", "extractive"])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "readers")
@@ -208,10 +219,12 @@ def main() -> None:
     rows = []
     for model in models:
         speed = None if args.no_probe else probe(model, env)
-        for budget in budgets:
-            r = row(model, budget, evaluate(model, budget, qset, args, env), speed)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+        for template in args.template or [""]:
+            for budget in budgets:
+                report = evaluate(model, budget, qset, args, env, template)
+                r = row(model, budget, report, speed, template)
+                rows.append(r)
+                print(json.dumps(r), flush=True)
     text = table(rows, qset, args)
     print(text)
     if args.write:
