@@ -60,7 +60,9 @@ def collect(args, items, out: Path) -> None:
     llm.fill = recording
     with out.open("a") as sink:
         for mode in args.mode:
-            options = AskOptions(k=5, mode=mode, log=False, max_attempts=1)
+            options = AskOptions(
+                k=5, mode=mode, log=False, max_attempts=1, template=args.template
+            )
             for item in items:
                 key = str(item.extra.get("id"))
                 if (key, mode) in done:
@@ -162,6 +164,7 @@ def findings(rows: list[dict]) -> list[str]:
         f"shown for {shown} of {len(asked)}; the source sentences supporting the written "
         f"answer held it for {behind}, the written answer for {sum(r['right'] for r in asked)}.",
     ]
+    lines += key_term_findings(rows)
     other = {r["id"]: r for r in rows if r["mode"] == "extractive"}
     rejected = [r for r in gen.values() if not r["passed"] and r["id"] in other]
     if rejected:
@@ -177,6 +180,41 @@ def findings(rows: list[dict]) -> list[str]:
     return lines
 
 
+def key_term_findings(rows: list[dict]) -> list[str]:
+    """What a key-term rule (docqa.flows.keyterms) would reject among the answers the other
+    checks pass, right against wrong, two ways: each key term must be in the text shown, or
+    in the source sentences the answer's sentences rest on."""
+    from docqa.flows.keyterms import missing_terms
+
+    lines = [
+        "",
+        "Key terms (numbers, identifiers, options, keywords) of the answers the checks pass "
+        "and that no source holds:",
+        "",
+        "| mode | key terms must be in | right answers rejected | wrong answers rejected "
+        "| unanswerable passed, rejected |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for mode in dict.fromkeys(r["mode"] for r in rows):
+        passed = [r for r in rows if r["mode"] == mode and r["passed"] and r["answerable"]]
+        for where in ("the text shown", "the supporting sentences"):
+
+            def text(r: dict, where: str = where) -> str:
+                if where == "the text shown":
+                    return " ".join(t for _, _, t in r["shown"])
+                return " ".join(s[5] or "" for s in r["support"] if s[1])
+
+            out = [r for r in passed if missing_terms(r["answer"], text(r))]
+            asked = [r for r in out if r["gold_answerable"] and r["gold"]]
+            lines.append(
+                f"| {mode} | {where} | {sum(r['right'] for r in asked)} "
+                f"| {sum(not r['right'] for r in asked)} "
+                f"| {sum(not r['gold_answerable'] for r in out)}"
+                f"/{sum(not r['gold_answerable'] for r in passed)} |"
+            )
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path, required=True)
@@ -184,6 +222,7 @@ def main() -> None:
     ap.add_argument("--half", default="dev")
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--mode", action="append", choices=["generative", "extractive"])
+    ap.add_argument("--template", help="the ask template (default: the configured one)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/docqa-checks"))
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--write", action="store_true")
@@ -196,7 +235,8 @@ def main() -> None:
         i for i in items if not i.answerable
     ][:: args.every]
     args.work.mkdir(parents=True, exist_ok=True)
-    out = args.work / f"{args.half}-every{args.every}.jsonl"
+    named = f"-{Path(args.template).stem}" if args.template else ""
+    out = args.work / f"{args.half}-every{args.every}{named}.jsonl"
     if not args.report_only:
         collect(args, items, out)
     rows = [r for r in map(json.loads, out.read_text().splitlines()) if r["mode"] in args.mode]
@@ -205,7 +245,8 @@ def main() -> None:
         "The home holds the PostgreSQL 15 manual as bench/retrieval_quality.py ingests it.",
         "",
         f"Questions: {args.questions.relative_to(ROOT)}, half {args.half}, every {args.every}; "
-        f"one attempt per question and mode; default reader and context. CPU: {cpu.model}, "
+        f"one attempt per question and mode; default reader and context"
+        f"{'; template ' + args.template if args.template else ''}. CPU: {cpu.model}, "
         f"{os.cpu_count()} cores ({' '.join(cpu.features)}).",
         "",
         *report(rows),

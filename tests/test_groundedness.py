@@ -210,3 +210,32 @@ def test_a_supported_sentence_that_does_not_answer_is_rejected(pool):
         False,
         "the question asks for a year, date or version and the answer holds none",
     )
+
+
+def test_facts_include_the_terms_a_reader_copies():
+    assert facts("Set io_method in postgresql.conf, or pass -D.") == [
+        "io_method",
+        "postgresql.conf",
+        "-D",
+    ]
+    assert facts("ACCESS EXCLUSIVE is taken at 1,600 columns.") == ["ACCESS", "EXCLUSIVE", "1600"]
+
+
+def test_an_option_no_source_holds_leaves_the_sentence_unsupported(pool):
+    source = "To turn on data checksums, run initdb with the --data-checksums option."
+    wrong = check(
+        "Run initdb with the --enable-checksums option.",
+        [(1, "initdb.txt", source)],
+        FakeEmbedder(),
+        pool,
+    )
+    assert [(s.supported, s.missing) for s in wrong.sentences] == [
+        (False, ("--enable-checksums",))
+    ]
+    right = check(
+        "Run initdb with the --data-checksums option.",
+        [(1, "initdb.txt", source)],
+        FakeEmbedder(),
+        pool,
+    )
+    assert [(s.supported, s.how) for s in right.sentences] == [(True, "verbatim")]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.flows.keyterms import key_terms
 from docqa.records import Grounding, SentenceSupport
 
 ALPHA = 0.05  # a sentence is semantically supported when p <= ALPHA
@@ -69,12 +70,16 @@ def normalise(text: str) -> str:
 
 def facts(sentence: str) -> list[str]:
     """The checkable facts of a sentence: numbers (dates and years included), names
-    (capitalised words that do not start the sentence) and quoted spans."""
+    (capitalised words that do not start the sentence), quoted spans, and the terms a reader
+    copies as they are (docqa.flows.keyterms: identifiers, options, upper-case keywords)."""
     found: list[tuple[int, str]] = []  # (position, fact): reported in reading order
     for m in _NUMBER.finditer(sentence):
         found.append((m.start(), m.group().replace(",", "").lstrip("+")))
     for m in _QUOTED.finditer(sentence):
         found.append((m.start(), m.group(1)))
+    for term in key_terms(sentence):  # identifiers, options, keywords: io_method, -D, BRIN
+        if not _NUMBER.fullmatch(term):
+            found.append((max(0, sentence.find(term)), term))
     words = list(_WORD.finditer(sentence))
     for i, m in enumerate(words):
         w = m.group()
