@@ -60,9 +60,7 @@ def collect(args, items, out: Path) -> None:
     llm.fill = recording
     with out.open("a") as sink:
         for mode in args.mode:
-            options = AskOptions(
-                k=5, mode=mode, log=False, max_attempts=1, template=args.template
-            )
+            options = AskOptions(k=5, mode=mode, log=False, max_attempts=1, template=args.template)
             for item in items:
                 key = str(item.extra.get("id"))
                 if (key, mode) in done:

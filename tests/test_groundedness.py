@@ -229,9 +229,7 @@ def test_an_option_no_source_holds_leaves_the_sentence_unsupported(pool):
         FakeEmbedder(),
         pool,
     )
-    assert [(s.supported, s.missing) for s in wrong.sentences] == [
-        (False, ("--enable-checksums",))
-    ]
+    assert [(s.supported, s.missing) for s in wrong.sentences] == [(False, ("--enable-checksums",))]
     right = check(
         "Run initdb with the --data-checksums option.",
         [(1, "initdb.txt", source)],
