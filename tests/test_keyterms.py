@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.flows.keyterms import key_terms, missing_terms
+from docqa.flows.groundedness import missing_terms
+from docqa.flows.keyterms import key_terms
 
 
 @pytest.mark.parametrize(

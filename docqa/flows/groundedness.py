@@ -96,14 +96,25 @@ def facts(sentence: str) -> list[str]:
 
 def missing_facts(sentence: str, source_text: str) -> list[str]:
     """The facts of `sentence` that do not occur in `source_text`."""
+    return _absent(facts(sentence), source_text)
+
+
+def missing_terms(answer: str, source_text: str) -> list[str]:
+    """The key terms of `answer` (docqa.flows.keyterms) that do not occur in `source_text`,
+    matched as facts are."""
+    return _absent(key_terms(answer), source_text)
+
+
+def _absent(candidates: Sequence[str], source_text: str) -> list[str]:
     haystack = normalise(source_text)
     digits = haystack.replace(",", "")
     missing = []
-    for fact in facts(sentence):
+    for fact in candidates:
         needle = normalise(fact)
         if not needle:
             continue
         if needle[0].isdigit() or needle[0] in "+-":
+            needle = needle.replace(",", "")  # 1,600 is 1600
             if not re.search(rf"(?<![\w.]){re.escape(needle)}(?![\d]|[.,]\d)", digits):
                 missing.append(fact)
         elif not re.search(rf"(?<!\w){re.escape(needle)}", haystack):

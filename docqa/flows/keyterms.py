@@ -1,12 +1,12 @@
 """The key terms of an answer: the values a reader copies (a number, a setting, a command, an
-option, an SQL keyword), and whether the sources shown hold them.
+option, an SQL keyword). Groundedness checks them against the sources shown as it checks
+numbers and names (docqa.flows.groundedness: facts, missing_terms).
 
 A small reader's wrong answers are often fluent sentences about the right topic with a value
 of its own making ("use the --enable-checksums option" where the manual says
 --data-checksums; "io_method defaults to ..." about a setting the documents never name). The
-sentence is close to a source sentence, so groundedness passes it; the value is nowhere in
-the sources. A key term is compared as written, case aside, with digit grouping removed
-("1,600" is "1600").
+sentence is close to a source sentence, so similarity alone passes it; the value is nowhere
+in the sources.
 """
 
 from __future__ import annotations
@@ -19,14 +19,9 @@ _DIGIT = re.compile(r"\d")
 _IDENT = re.compile(r"[_.]|^-|\w\(\)")  # snake_case, dotted.names, -o/--options
 _UPPER = re.compile(r"^[A-Z][A-Z0-9_]+$")  # SQL keywords and constants: ACCESS, BRIN, UTC
 _QUOTED = re.compile(r"`([^`]+)`|'([^'\s][^']*)'|\"([^\"\s][^\"]*)\"")
-_WORD_GROUPS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 1,600 -> 1600
 # capitalised words that are English, not values, at the start of an answer or anywhere
 _COMMON = {"A", "I", "OK", "IT", "IS", "NO", "YES", "NOT", "AND", "OR", "THE", "TO", "IN"}
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf"}
-
-
-def normal(text: str) -> str:
-    return _WORD_GROUPS.sub("", text).lower()
 
 
 def key_terms(answer: str) -> list[str]:
@@ -43,9 +38,3 @@ def key_terms(answer: str) -> list[str]:
         if _DIGIT.search(term) or _IDENT.search(term) or _UPPER.match(term):
             terms.append(term)
     return list(dict.fromkeys(t.strip() for t in terms if t.strip()))
-
-
-def missing_terms(answer: str, shown: str) -> list[str]:
-    """The key terms of the answer that no source shown holds."""
-    text = normal(shown)
-    return [t for t in key_terms(answer) if normal(t) not in text]
