@@ -31,6 +31,9 @@ class LoadedDocument:
     format: str
     title: str | None
     blocks: tuple[Block, ...]
+    # the decoded file, for formats whose blocks hold a plain view of marked-up source
+    # (docqa.ingest.markup): chunks keep their source lines from it
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Chunk:
     line_end: int | None = None
     page: int | None = None
     heading: str = ""
+    source: str | None = None  # the source lines of a marked-up chunk (None: same as text)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Hit:
     lexical_score: float | None = None  # bm25, as a fraction of the best lexical match's
     sentence: tuple[int, int] | None = None  # the best sentence's span in `text`
     document_score: float | None = None  # the best score among its document's candidates
+    source: str | None = None  # the marked-up source lines `text` was read from, if any
 
     @property
     def lines(self) -> tuple[int, int] | None:

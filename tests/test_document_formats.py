@@ -142,14 +142,14 @@ def test_notebook_cells_are_pages_under_markdown_headings():
     doc = load("p.ipynb", data)
     assert (doc.format, doc.title) == ("ipynb", "Pendulum")
     assert rows(doc) == [
-        ("# Pendulum", None, None, 1, ("Pendulum",), True),
+        ("Pendulum", None, None, 1, ("Pendulum",), True),
         ("A weight on a string.", None, None, 1, ("Pendulum",), False),
         ("print(2 * 3.14)", None, None, 2, ("Pendulum",), False),
         ("6.28", None, None, 2, ("Pendulum",), False),  # what the cell printed
-        ("## Clocks", None, None, 3, ("Pendulum", "Clocks"), True),
+        ("Clocks", None, None, 3, ("Pendulum", "Clocks"), True),
         ("Huygens, 1656.", None, None, 3, ("Pendulum", "Clocks"), False),
         ("x = 1", None, None, 4, ("Pendulum", "Clocks"), False),
-        ("# Appendix", None, None, 5, ("Appendix",), True),
+        ("Appendix", None, None, 5, ("Appendix",), True),
     ]
     chunks = chunk_document(doc, FakeTokenizer(), 256, 32)
     assert [c.page for c in chunks] == [1, 2, 3, 4, 5]  # chunks never span cells

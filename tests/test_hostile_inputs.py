@@ -99,6 +99,16 @@ def hostile_corpus(root) -> dict[str, bytes | None]:
         b' protocol="application/pgp-encrypted"; boundary=x\n\n--x\n\n-----BEGIN PGP MESSAGE-----'
         b"\n--x--\n",
         "headers-only.eml": b"From: a@example.org\nSubject: Lunch on Friday\n\n",
+        # marked-up text (docqa.ingest.markup): files, raw HTML and broken markup
+        "include.rst": b".. include:: /etc/passwd\n\n.. raw:: html\n\n   <script>x</script>\n\n"
+        b"Text after an include.\n",
+        "broken-markup.rst": b"An ``unclosed literal and :func:`half a role and `a <link\n\n"
+        b"+-----+\n| a  |\n+--\n\n.. unknown-directive:: x\n   :bad option: [\n\n   Body.\n",
+        "deep-list.rst": "\n\n".join(" " * (2 * i) + "- item" for i in range(400)).encode(),
+        "long-line.rst": (" ".join(f":func:`f{i}`" for i in range(60_000))).encode(),
+        "deep-quote.md": b">" * 5000 + b" deep text\n",
+        "only-markup.rst": b".. a comment\n\n.. _target:\n\n.. index:: single: x\n",
+        "only-markup.md": b"<!-- a comment -->\n\n[ref]: https://example.org\n",
     }
 
 
@@ -180,6 +190,8 @@ def test_every_hostile_input_gets_its_own_result_and_the_good_files_are_stored(
         "empty.eml": "empty file",
         "not-mail.eml": "not an e-mail message (no From, To, Date or Subject header)",
         "encrypted.eml": "encrypted e-mail (PGP or S/MIME): it needs the recipient's key",
+        "only-markup.rst": "no text found in the file",
+        "only-markup.md": "no text found in the file",
     }
     for name, fragment in expect_failed.items():
         path = str(hostile / name)
@@ -200,6 +212,11 @@ def test_every_hostile_input_gets_its_own_result_and_the_good_files_are_stored(
         "-dash-first.md",
         "folder.md/inside.txt",
         "headers-only.eml",
+        "include.rst",
+        "broken-markup.rst",
+        "deep-list.rst",
+        "long-line.rst",
+        "deep-quote.md",
     ]
     missing = {
         name: failed.get(str(hostile / name), "neither stored nor failed")

@@ -23,9 +23,9 @@ def test_markdown_headings_and_line_numbers(tmp_path):
     doc = load_document(path)
     assert doc.title == "Title"
     assert [(b.text, b.line_start, b.line_end, b.heading, b.is_heading) for b in doc.blocks] == [
-        ("# Title", 1, 1, ("Title",), True),
+        ("Title", 1, 1, ("Title",), True),  # the heading as its page shows it
         ("Intro line one\nline two", 3, 4, ("Title",), False),
-        ("## Part", 6, 6, ("Title", "Part"), True),
+        ("Part", 6, 6, ("Title", "Part"), True),
         ("Body.", 8, 8, ("Title", "Part"), False),
     ]
 
@@ -34,7 +34,7 @@ def test_markdown_code_fence_keeps_hash_lines_and_blank_lines(tmp_path):
     path = write(tmp_path, "c.md", "# T\n\n```sh\n# not a heading\n\necho hi\n```\n\nAfter.\n")
     blocks = load_document(path).blocks
     assert [b.is_heading for b in blocks] == [True, False, False]
-    assert blocks[1].text == "```sh\n# not a heading\n\necho hi\n```"
+    assert blocks[1].text == "# not a heading\n\necho hi"  # the code, without its fence
     assert (blocks[1].line_start, blocks[1].line_end) == (3, 7)
 
 

@@ -281,3 +281,43 @@ def test_any_template_runs_or_fails_with_a_template_error(parts, question):
 def test_a_template_that_recurses_forever_is_a_template_error():
     with pytest.raises(TemplateError, match="user.j2"):
         Program("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "user.j2").run(FakeLLM(), {})
+
+
+# Lines of Markdown and reST markup, and numbered lines of plain words that every plain view
+# must keep (docqa.ingest.markup).
+_MARKUP_LINES = [
+    "", "Title", "=====", ".. note::", "   indented text", ".. code-block:: python",
+    "   code()", "Example::", ":func:`f` and :ref:`text <label>`", "`link <https://x.org>`_",
+    "- item", "* item", ".. _t:", ".. a comment", ".. |s| replace:: y", "uses |s|",
+    ".. toctree::", "   intro", "+---+", "| x |", "# Heading", "```", "[a](https://b.org)",
+    "<!-- c -->", "> quote", "| a | b |", "|---|---|", "1. one", "*em* **strong** `code`",
+]  # fmt: skip
+
+
+@FAST
+@given(
+    lines=st.lists(
+        st.one_of(st.sampled_from(_MARKUP_LINES), st.integers(0, 10**6).map(str)), max_size=30
+    ),
+    ext=st.sampled_from([".md", ".rst"]),
+)
+def test_the_plain_view_keeps_every_plain_line_where_it_was(tmp_path_factory, lines, ext):
+    """Whatever the markup around them, lines of plain words keep their text, in exactly one
+    block, whose line range holds the line; blocks stay in order and never overlap."""
+    lines = [f"words{line} here" if line.isdigit() else line for line in lines]
+    path = tmp_path_factory.mktemp("plain") / f"doc{ext}"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        blocks = load_document(path).blocks
+    except LoaderError as exc:
+        assert str(exc) in ("no text found in the file", "file holds only whitespace", "empty file")
+        return
+    ranges = [(b.line_start, b.line_end) for b in blocks]
+    assert all(1 <= a <= b <= len(lines) for a, b in ranges)
+    assert all(ranges[i][1] < ranges[i + 1][0] for i in range(len(ranges) - 1))
+    for number, line in enumerate(lines, start=1):
+        if not line.startswith("words"):
+            continue
+        holders = [b for b in blocks if b.line_start <= number <= b.line_end]
+        assert len(holders) == 1, (number, line)
+        assert line.split()[0] in holders[0].text

@@ -97,7 +97,16 @@ def chunk_document(
     if doc.format in TABLE_FORMATS:
         return _table_chunks(doc.blocks, tokenizer, budget)
     pieces = _pieces(doc.blocks, tokenizer, budget)
-    return _finish(_pack(pieces, tokenizer, budget, overlap), tokenizer, budget)
+    chunks = _finish(_pack(pieces, tokenizer, budget, overlap), tokenizer, budget)
+    if doc.source is not None:
+        lines = doc.source.split("\n")
+        chunks = [
+            dataclasses.replace(c, source="\n".join(lines[c.line_start - 1 : c.line_end]))
+            if c.line_start is not None and c.line_end is not None
+            else c
+            for c in chunks
+        ]
+    return chunks
 
 
 # A block longer than this many characters (a 50 MB file with no line break, say) is cut at

@@ -13,6 +13,7 @@ from docqa.errors import LoaderError
 from docqa.ingest.epub import epub_blocks
 from docqa.ingest.html import html_blocks
 from docqa.ingest.mail import eml_blocks
+from docqa.ingest.markup import MARKUP_FORMATS, plain_blocks
 from docqa.ingest.notebook import notebook_blocks
 from docqa.ingest.opendocument import odt_blocks
 from docqa.ingest.pdf import pdf_blocks
@@ -57,6 +58,7 @@ def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
         raise LoaderError(f"unsupported file type {path.suffix or '(no extension)'!r}")
     if data is None:
         data = read_bytes(path)
+    source = None
     if fmt == "pdf":
         if not data.strip():
             raise LoaderError("empty file")
@@ -76,10 +78,14 @@ def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
     else:
         text = decode_text(data)
         blocks = text_blocks(text, markdown=fmt == "markdown", plain=fmt == "text")
+        if fmt in MARKUP_FORMATS:
+            blocks, source = plain_blocks(blocks, text, fmt), text
         title = next((b.heading[-1] for b in blocks if b.is_heading and b.heading), None)
     if not any(b.text.strip() for b in blocks):
         raise LoaderError("no text found in the file")
-    return LoadedDocument(path=str(path), format=fmt, title=title, blocks=tuple(blocks))
+    return LoadedDocument(
+        path=str(path), format=fmt, title=title, blocks=tuple(blocks), source=source
+    )
 
 
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:

@@ -2,10 +2,11 @@
 the page.
 
 nbformat reads every notebook format version (converted to version 4). Markdown cells are
-read as Markdown, and their headings make the heading path the cells after them sit under;
-code cells keep their source and their text output (a cell's printed result is often the
-answer). Cell N's blocks have `page` N (a citation shows "page 5" for the fifth cell, counted
-from the top as Jupyter shows them), and chunks never span cells.
+read as Markdown, as the text they render to (docqa.ingest.markup), and their headings make
+the heading path the cells after them sit under; code cells keep their source and their text
+output (a cell's printed result is often the answer). Cell N's blocks have `page` N (a
+citation shows "page 5" for the fifth cell, counted from the top as Jupyter shows them), and
+chunks never span cells.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 
 from docqa.errors import LoaderError, read_by_library
 from docqa.ingest.headings import HeadingPath
+from docqa.ingest.markup import plain_texts
 from docqa.ingest.text import text_blocks
 from docqa.records import Block
 
@@ -46,16 +48,25 @@ def notebook_blocks(text: str) -> tuple[str | None, list[Block]]:
         kind = cell.get("cell_type")
         source = _source(cell.get("source"))
         if kind == "markdown":
-            for block in text_blocks(source, markdown=True) if source.strip() else []:
+            raw = text_blocks(source, markdown=True) if source.strip() else []
+            # the plain view of each block (docqa.ingest.markup); None: nothing of it shown
+            plain = plain_texts(raw, source, "markdown") or [(b.text, None) for b in raw]
+            for block, shown in zip(raw, plain, strict=True):
+                if shown is None or not shown[0].strip():
+                    continue
                 heading = path.current
                 if block.is_heading:
                     match = _ATX.match(block.text.split("\n", 1)[0])
                     level = len(match.group(1)) if match else len(block.heading)
-                    title_text = match.group(2) if match else block.heading[-1]
-                    heading = path.push(level, title_text or block.text)
+                    heading = path.push(level, " ".join(shown[0].split()))
                 blocks.append(
                     dataclasses.replace(
-                        block, line_start=None, line_end=None, page=number, heading=heading
+                        block,
+                        text=shown[0],
+                        line_start=None,
+                        line_end=None,
+                        page=number,
+                        heading=heading,
                     )
                 )
         elif kind in ("code", "raw") and source.strip():
