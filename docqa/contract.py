@@ -93,6 +93,7 @@ def hit_json(hit: Hit) -> dict:
         "document_score": hit.document_score,
         "sentence": hit.text[slice(*hit.sentence)] if hit.sentence else None,
         "text": hit.text,
+        "source_text": hit.source,
     }
 
 

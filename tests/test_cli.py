@@ -64,9 +64,10 @@ def test_search_json_contract(ingested):
     assert set(hit) == {
         *("chunk_id", "path", "lines", "page", "heading", "score", "text"),
         *("dense_score", "lexical_rank", "sentence_score", "lexical_score", "sentence"),
-        "document_score",
+        *("document_score", "source_text"),
     }
     assert hit["path"].endswith("eiffel_tower.txt")
+    assert hit["source_text"] is None  # plain text: its text is its source
     assert hit["sentence"] in hit["text"] and "inaugurated" in hit["sentence"]
     own = hit["dense_score"] + 1.0 * hit["sentence_score"] + 0.3 * hit["lexical_score"]
     assert hit["score"] == pytest.approx(own + 0.3 * hit["document_score"], abs=1e-5)

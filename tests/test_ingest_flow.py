@@ -117,6 +117,35 @@ def test_documents_embedded_by_an_older_passage_format_are_embedded_again(docs, 
     assert index_ids(index, store) == {r[0] for r in store.conn.execute("SELECT id FROM chunks")}
 
 
+def test_markup_documents_of_format_2_are_read_again_as_plain_text_and_the_rest_kept(
+    docs, store, docqa_home
+):
+    emb = FakeEmbedder()
+    run([docs], store, emb, docqa_home)
+    rst = str(docs / "science" / "periodic_table.rst")
+    with store.conn:  # a store from before the plain view: source markup in the chunks
+        store.conn.execute("UPDATE documents SET passages = 2")
+        store.conn.execute(
+            "UPDATE chunks SET text = '**Mendeleev** :term:`table`', source = NULL"
+            " WHERE document_id = (SELECT id FROM documents WHERE path = ?)",
+            (rst,),
+        )
+    report, index = run([docs], store, emb, docqa_home)
+    marked = [p for p in docs.rglob("*") if p.suffix in (".md", ".rst", ".ipynb")]
+    assert (report.updated, report.unchanged) == (len(marked), 26 - len(marked))
+    rows = store.conn.execute(
+        "SELECT c.text, c.source FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE d.path = ?",
+        (rst,),
+    ).fetchall()
+    assert not any("**" in text or ":term:" in text for text, _ in rows)
+    assert any("**" in source or "`" in source for _, source in rows)
+    hits = retrieve("Mendeleev periodic table", store=store, embedder=emb, index=index).hits
+    hit = next(h for h in hits if h.path == rst)
+    assert hit.source is not None and hit.source != hit.text
+    assert {d.passages for d in store.corpus.documents()} == {2, PASSAGE_FORMAT}
+
+
 def test_bad_files_are_reported_and_the_rest_kept(docs, store, docqa_home):
     run([docs], store, FakeEmbedder(), docqa_home)
     (docs / "bad.txt").write_bytes(b"\xff\xfe\xfa not utf8 \x00\x00")

@@ -53,10 +53,12 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
         "m007_passage_vectors",
         "m008_feedback",
         "m009_reindex_staging",
+        "m010_chunk_sources",
     ]
     # the names the store checks on open, so it can skip sqlite-utils when all are applied
     assert list(MIGRATIONS) == [m.name for m in migrations._migrations]
     assert db["chunks"].columns_dict["embedding"] is bytes
+    assert db["chunks"].columns_dict["source"] is str  # a marked-up chunk's source lines
     owners = {"owner_pid": int, "owner_host": str, "owner_boot": str, "owner_start": int}
     assert owners.items() <= db["interactions"].columns_dict.items()
     assert db["documents"].columns_dict["passages"] is int
@@ -72,7 +74,7 @@ def test_migrations_build_the_schema_on_a_blank_database(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store.open(tmp_path / "d.db").close()
     s = Store.open(tmp_path / "d.db")
-    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 9
+    assert s.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 10
 
 
 def test_only_the_store_modules_write_sql():

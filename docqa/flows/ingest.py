@@ -22,7 +22,7 @@ from docqa.errors import LoaderError
 from docqa.flows.corpus import identity_of, open_index
 from docqa.ingest.chunker import chunk_document
 from docqa.ingest.loaders import format_of, load_document, read_bytes
-from docqa.ingest.passages import PASSAGE_FORMAT, embedding_text, sentence_spans
+from docqa.ingest.passages import PASSAGE_FORMAT, embedding_text, is_current, sentence_spans
 from docqa.records import Chunk, FileFailure, IngestReport, Sentences
 from docqa.store import Store
 
@@ -174,7 +174,8 @@ def _prepare(
             sha = hashlib.sha256(data).hexdigest()
             known = store.corpus.document(key)
             # unchanged, unless its vectors were made by an older passage format
-            if known is not None and known.sha256 == sha and known.passages >= PASSAGE_FORMAT:
+            current = known is not None and is_current(known.format, known.passages)
+            if known is not None and known.sha256 == sha and current:
                 if groups is not None and tuple(sorted(set(groups))) != known.groups:
                     store.corpus.set_groups(key, groups)
                 report.unchanged += 1

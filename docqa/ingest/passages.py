@@ -6,16 +6,26 @@ its headings do. The text shown and cited stays the chunk's own. Each sentence i
 its own too, so a question that one sentence answers is matched against that sentence rather
 than against a 256-token average (docqa.flows.retrieve scores a chunk by both).
 
-PASSAGE_FORMAT is recorded per document: documents embedded by an older format are embedded
-again by the next `docqa ingest`, even when their files have not changed.
+PASSAGE_FORMAT is recorded per document: documents embedded by a format older than their
+kind needs (`is_current`) are embedded again by the next `docqa ingest`, even when their files
+have not changed.
 """
 
 from __future__ import annotations
 
 from docqa.flows.groundedness import sentence_spans as spans_of
 
-PASSAGE_FORMAT = 2  # 2: chunks cut at headings (docqa.ingest.chunker)
+PASSAGE_FORMAT = 3  # 2: chunks cut at headings (docqa.ingest.chunker); 3: plain text
+# The formats whose chunks format 3 changed (Markdown and reST chunks hold the text their
+# pages show, docqa.ingest.markup): the others' format-2 vectors are still current.
+_PLAIN_TEXT_FORMATS = ("markdown", "rst", "ipynb")
 MIN_SENTENCE_CHARS = 12  # shorter parts ("Note", "Yes", a lone name) say nothing alone
+
+
+def is_current(fmt: str, passages: int) -> bool:
+    """Whether a document of format `fmt` embedded by passage format `passages` needs no new
+    vectors."""
+    return passages >= (3 if fmt in _PLAIN_TEXT_FORMATS else 2)
 
 
 def embedding_text(title: str | None, heading: str, text: str) -> str:

@@ -37,6 +37,7 @@ MIGRATIONS = (
     "m007_passage_vectors",
     "m008_feedback",
     "m009_reindex_staging",
+    "m010_chunk_sources",
 )
 
 

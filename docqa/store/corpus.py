@@ -231,7 +231,7 @@ class Corpus:
             for chunk, vector in zip(chunks, vectors, strict=True):
                 cur = self.conn.execute(
                     "INSERT INTO chunks (document_id, seq, text, n_tokens, line_start, line_end,"
-                    " page, heading, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " page, heading, embedding, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id,
                         chunk.seq,
@@ -242,6 +242,7 @@ class Corpus:
                         chunk.page,
                         chunk.heading,
                         vector.tobytes(),
+                        chunk.source,
                     ),
                 )
                 new_ids.append(int(cur.lastrowid))
@@ -366,7 +367,7 @@ class Corpus:
         if profile is not None:
             where, params = f" AND {PERMITTED}", [json.dumps(list(profile.groups))]
         rows = self.conn.execute(
-            "SELECT c.id, d.path, c.text, c.heading, c.line_start, c.line_end, c.page"
+            "SELECT c.id, d.path, c.text, c.heading, c.line_start, c.line_end, c.page, c.source"
             " FROM chunks c JOIN documents d ON d.id = c.document_id"
             f" WHERE c.id IN ({','.join('?' * len(ids))}){where}",
             [*ids, *params],
@@ -386,6 +387,7 @@ class Corpus:
                     line_start=r[4],
                     line_end=r[5],
                     page=r[6],
+                    source=r[7],
                     **fields,
                 )
             )

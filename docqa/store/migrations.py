@@ -251,3 +251,10 @@ def m009_reindex_staging(db: Database) -> None:
         END;
         """,
     )
+
+
+@migrations()
+def m010_chunk_sources(db: Database) -> None:
+    # chunks.source: the marked-up source lines (Markdown, reST) a chunk's plain text was
+    # read from (docqa.ingest.markup); NULL for formats whose text is the source's own.
+    _run(db, "ALTER TABLE chunks ADD COLUMN source TEXT;")
