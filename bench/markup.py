@@ -1,0 +1,97 @@
+"""How much source markup reaches people: of the answers, search snippets and citations docqa
+prints for a question set, how many hold reST roles, link targets, directive lines or
+Markdown link syntax.
+
+    python bench/markup.py --home DIR --questions FILE [--half dev] [--every 1] [--ask]
+        [--out FILE.jsonl]
+
+For each question, `docqa search` runs in this process (the top 5 hits: each one's snippet as
+`docqa search` prints it, its heading and its text) and, with --ask, the default answer loop
+(the answer, and each citation's heading and text). Every printed string is kept in --out,
+so the counts can be checked by hand. The script uses only docqa's service API, so a copy of
+it runs in a worktree of an older commit (the "before" of a change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# What markup looks like in printed text, by kind (the issue's list).
+PATTERNS = {
+    "rest_role": re.compile(r":[A-Za-z][\w:+.-]*:`"),
+    "link_target": re.compile(
+        r"`[^`\n]*<[^>\n]+>`_|\w`__?(?!\w)|^\s*\.\. _[^:\n]*:|^\s*__ \S", re.M
+    ),
+    "directive": re.compile(r"^\s*\.\.\s+[\w:.+-]+::", re.M),
+    "markdown_link": re.compile(r"!?\[[^\]\n]+\]\([^)\n]+\)|^\s{0,3}\[[^\]\n]+\]:\s+\S", re.M),
+}
+
+
+def kinds(text: str) -> list[str]:
+    return [name for name, pattern in PATTERNS.items() if pattern.search(text or "")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--half")
+    parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--ask", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    from docqa import service
+    from docqa.components import Components
+    from docqa.config import load_settings
+    from docqa.flows.ask import AskOptions
+    from docqa.flows.evaluate import load_items
+    from docqa.render import focused_snippet
+
+    items = load_items(args.questions, half=args.half)[:: args.every]
+    comps = Components(load_settings(home=args.home))
+    who = service.profile(comps)
+    printed: list[dict] = []  # {"what": answer|snippet|citation, "id", "text"}
+    try:
+        for item in items:
+            key = item.extra.get("id")
+            for hit in service.search(comps, item.question, 5, who).hits:
+                text = focused_snippet(hit).plain
+                printed.append({"what": "snippet", "id": key, "text": f"{hit.heading}\n{text}"})
+            if args.ask:
+                answer = service.ask(comps, item.question, AskOptions(k=5, log=False))
+                printed.append({"what": "answer", "id": key, "text": answer.answer})
+                for c in answer.citations:
+                    cited = f"{c.hit.heading}\n{c.hit.text}"
+                    printed.append({"what": "citation", "id": key, "text": cited})
+    finally:
+        comps.close()
+    if args.out:
+        with args.out.open("w") as sink:
+            for row in printed:
+                sink.write(json.dumps({**row, "markup": kinds(row["text"])}) + "\n")
+    print(f"{len(items)} questions of {args.questions.name} (half {args.half or 'all'})")
+    for what in ("answer", "snippet", "citation"):
+        rows = [r for r in printed if r["what"] == what]
+        if not rows:
+            continue
+        marked = [r for r in rows if kinds(r["text"])]
+        by_kind = {k: sum(k in kinds(r["text"]) for r in rows) for k in PATTERNS}
+        detail = ", ".join(f"{k} {n}" for k, n in by_kind.items() if n)
+        print(
+            f"{what}s: {len(marked)} of {len(rows)} hold markup"
+            + (f" ({detail})" if detail else "")
+        )
+
+
+if __name__ == "__main__":
+    main()
