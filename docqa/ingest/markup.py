@@ -91,15 +91,19 @@ def plain_texts(
         i = max(0, bisect.bisect_right(starts, seg.line) - 1)
         parts[i].append(seg)
     out: list[tuple[str, int | None] | None] = []
-    for block, mine in zip(blocks, parts, strict=True):
+    following = None  # the first line of the next block that shows something
+    for block, mine in reversed(list(zip(blocks, parts, strict=True))):
         if not mine:
             out.append(None)
             continue
         end = block.line_end
-        if end is not None:
+        if end is not None:  # a literal block over blank lines ends past its first paragraph
             end = max(end, *(s.end for s in mine))
+            if following is not None:
+                end = max(block.line_end, min(end, following - 1))
+        following = block.line_start
         out.append(("\n".join(s.text for s in mine), end))
-    return out
+    return out[::-1]
 
 
 # -- Markdown (markdown-it-py, CommonMark with tables and strikethrough) ---------------------
