@@ -187,3 +187,12 @@ def test_sphinx_roles_read_as_their_title_or_last_name():
     assert markup._role_text("~sqlite_utils.db.Table.insert") == "insert"
     assert markup._role_text("!Table") == "Table"
     assert markup._role_text("round") == "round"
+
+
+def test_a_bare_ref_shows_its_section_title_when_the_document_has_it(tmp_path):
+    text = (
+        "Intro\n=====\n\nSee :ref:`Saving <saving>`, :ref:`saving` and :ref:`elsewhere`.\n\n"
+        ".. _saving:\n\nSaving your ``changes``\n----------------------\n\nCommit.\n"
+    )
+    doc = load(tmp_path, "refs.rst", text)
+    assert doc.blocks[1].text == "See Saving, Saving your changes and elsewhere."

@@ -214,18 +214,51 @@ def _rst_segments(source: str) -> list[_Segment]:
     _register_directives(source)
     document = new_document("<docqa>", _rst_settings())
     Parser(inliner=_inliner()).parse(source, document)
-    substitutions = {
-        name: node.astext()
-        for node in document.findall(nodes.substitution_definition)
-        for name in node["names"]
-    }
+    names = _Names(
+        substitutions={
+            name: node.astext()
+            for node in document.findall(nodes.substitution_definition)
+            for name in node["names"]
+        },
+        labels=_section_labels(document),
+    )
     finder = _LineFinder(source)
     out: list[_Segment] = []
-    for node, text in _rst_pieces(document, substitutions):
+    for node, text in _rst_pieces(document, names):
         line = finder.locate(node)
         lines = max(1, len((node.rawsource or text).split("\n")))
         out.append(_Segment(line, line + lines - 1, text))
     return out
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What a document's names stand for: substitutions (`|name|`) and the section titles of
+    its labels (`.. _label:` before a section, which `:ref:`label`` shows)."""
+
+    substitutions: dict[str, str]
+    labels: dict[str, str]
+
+
+def _section_labels(document) -> dict[str, str]:
+    from docutils import nodes
+
+    labels: dict[str, str] = {}
+    for target in document.findall(nodes.target):
+        if target.get("refuri") or not target["names"]:
+            continue
+        # the next node in document order, past other labels (the target before a title
+        # closes the section before it, so it is seldom the section's sibling)
+        section = target.next_node(
+            lambda n: not isinstance(n, (nodes.target, nodes.Text)),
+            descend=False,
+            siblings=True,
+            ascend=True,
+        )
+        if isinstance(section, nodes.section) and section.children:
+            title = " ".join(section[0].astext().split())
+            labels.update(dict.fromkeys(target["names"], title))
+    return labels
 
 
 _SETTINGS = None
@@ -249,7 +282,7 @@ def _rst_settings():
     return _SETTINGS
 
 
-def _rst_pieces(node, substitutions):
+def _rst_pieces(node, names):
     """(node, plain text) of every piece of text a rendered page shows, in document order."""
     from docutils import nodes
 
@@ -265,9 +298,9 @@ def _rst_pieces(node, substitutions):
         if isinstance(child, (nodes.Invisible, nodes.raw, nodes.label)):
             continue
         if isinstance(child, nodes.field_name):
-            yield child, _rst_text(child, substitutions) + ":"
+            yield child, _rst_text(child, names) + ":"
         elif isinstance(child, nodes.row):
-            cells = [" ".join(_rst_text(e, substitutions).split()) for e in child.children]
+            cells = [" ".join(_rst_text(e, names).split()) for e in child.children]
             text = " | ".join(cells)
             if text.strip(" |"):
                 yield (child.children[0] if child.children else child), text
@@ -275,19 +308,19 @@ def _rst_pieces(node, substitutions):
             start = child.get("start", 1) if isinstance(child, nodes.enumerated_list) else None
             for n, item in enumerate(child.children):
                 marker = "- " if start is None else f"{start + n}. "
-                for k, (piece, text) in enumerate(_rst_pieces(item, substitutions)):
+                for k, (piece, text) in enumerate(_rst_pieces(item, names)):
                     yield piece, (marker + text if k == 0 else text)
         elif isinstance(child, nodes.option_group):
             yield child, ", ".join(o.astext() for o in child.children)
         elif isinstance(child, nodes.TextElement):
-            text = _rst_text(child, substitutions)
+            text = _rst_text(child, names)
             if text.strip():
                 yield child, text
         else:
-            yield from _rst_pieces(child, substitutions)
+            yield from _rst_pieces(child, names)
 
 
-def _rst_text(node, substitutions) -> str:
+def _rst_text(node, names: _Names) -> str:
     from docutils import nodes
 
     if isinstance(node, nodes.Text):
@@ -297,10 +330,12 @@ def _rst_text(node, substitutions) -> str:
     if isinstance(node, nodes.footnote_reference):
         return ""
     if isinstance(node, nodes.substitution_reference):
-        return substitutions.get(node.get("refname", ""), node.astext())
+        return names.substitutions.get(node.get("refname", ""), node.astext())
+    if isinstance(node, nodes.literal) and node.get("label") in names.labels:
+        return names.labels[node["label"]]
     if isinstance(node, nodes.image):
         return node.get("alt", "")
-    return "".join(_rst_text(child, substitutions) for child in node.children)
+    return "".join(_rst_text(child, names) for child in node.children)
 
 
 def _role_text(text: str) -> str:
@@ -327,7 +362,11 @@ def _inliner():
         known, _ = roles.role(role, inliner.language, lineno, inliner.reporter)
         if known:
             return general(rawsource, text, role, lineno)
-        return [nodes.literal(rawsource, _role_text(text))], []
+        shown = _role_text(text)
+        if role.rsplit(":", 1)[-1].lower() == "ref" and shown == text:
+            # a bare label: its section's title where this document has it (_section_labels)
+            return [nodes.literal(rawsource, shown, label=text.strip().lower())], []
+        return [nodes.literal(rawsource, shown)], []
 
     inliner.interpreted = interpreted  # an instance attribute: the class is docutils' own
     return inliner
