@@ -33,6 +33,7 @@ PATTERNS = {
     ),
     "directive": re.compile(r"^\s*\.\.\s+[\w:.+-]+::", re.M),
     "markdown_link": re.compile(r"!?\[[^\]\n]+\]\([^)\n]+\)|^\s{0,3}\[[^\]\n]+\]:\s+\S", re.M),
+    "inline_literal": re.compile(r"``[^`\n]+``"),  # reST's code markers
 }
 
 
@@ -54,7 +55,7 @@ def main() -> None:
     from docqa.components import Components
     from docqa.config import load_settings
     from docqa.flows.ask import AskOptions
-    from docqa.flows.evaluate import load_items
+    from docqa.flows.evaluate import load_items, normal
     from docqa.render import focused_snippet
 
     items = load_items(args.questions, half=args.half)[:: args.every]
@@ -69,7 +70,10 @@ def main() -> None:
                 printed.append({"what": "snippet", "id": key, "text": f"{hit.heading}\n{text}"})
             if args.ask:
                 answer = service.ask(comps, item.question, AskOptions(k=5, log=False))
-                printed.append({"what": "answer", "id": key, "text": answer.answer})
+                holds = any(normal(g) in normal(answer.answer) for g in item.answers)
+                printed.append(
+                    {"what": "answer", "id": key, "text": answer.answer, "holds_gold": holds}
+                )
                 for c in answer.citations:
                     cited = f"{c.hit.heading}\n{c.hit.text}"
                     printed.append({"what": "citation", "id": key, "text": cited})
@@ -91,6 +95,10 @@ def main() -> None:
             f"{what}s: {len(marked)} of {len(rows)} hold markup"
             + (f" ({detail})" if detail else "")
         )
+    if args.ask:
+        right = sum(bool(r.get("holds_gold")) for r in printed)
+        answerable = sum(bool(item.answers) for item in items)
+        print(f"answers holding a gold answer: {right} of {answerable} answerable")
 
 
 if __name__ == "__main__":
