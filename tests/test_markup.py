@@ -73,7 +73,7 @@ def test_rst_roles_targets_and_directives_become_the_text_a_page_shows(tmp_path)
     assert doc.title == "Title with code"
     assert rows(doc) == [
         ("Title with code", 3, 4, h),
-        ("The secrets module is better than random.", 6, 7, h),
+        ("Note: The secrets module is better than random.", 6, 7, h),
         ("The very first article about Python, see the guide\nand docqa and PEP 8.", 9, 10, h),
         ("Added in version 3.0: The --pk option.", 14, 15, h),
         ("def f(*args):\n    return 1", 20, 21, h),
@@ -187,6 +187,19 @@ def test_sphinx_roles_read_as_their_title_or_last_name():
     assert markup._role_text("~sqlite_utils.db.Table.insert") == "insert"
     assert markup._role_text("!Table") == "Table"
     assert markup._role_text("round") == "round"
+
+
+def test_admonitions_and_see_also_boxes_are_named_as_their_pages_title_them(tmp_path):
+    text = (
+        ".. warning:: This deletes data.\n\n.. seealso:: :func:`other`\n\n"
+        ".. admonition:: Custom title\n\n   Body text.\n"
+    )
+    assert rows(load(tmp_path, "adm.rst", text)) == [
+        ("Warning: This deletes data.", 1, 1, ()),
+        ("See also: other", 3, 3, ()),
+        ("Custom title", 5, 5, ()),
+        ("Body text.", 7, 7, ()),
+    ]
 
 
 def test_a_bare_ref_shows_its_section_title_when_the_document_has_it(tmp_path):

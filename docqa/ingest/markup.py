@@ -198,6 +198,12 @@ _SHOW_CODE = {
     "doctest", "testcode", "testoutput", "testsetup", "testcleanup", "code-cell",
     "ipython", "prompt", "console", "jupyter-execute", "code", "sourcecode", "code-block",
 }  # fmt: skip
+# docutils' admonitions and Sphinx's labelled boxes, by the word their pages title them with
+_ADMONITIONS = {
+    name: name.capitalize()
+    for name in ("attention", "caution", "danger", "error", "hint", "important", "note", "tip")
+} | {"warning": "Warning"}
+_LABELLED = {"seealso": "See also", "todo": "To do"}
 _VERSIONS = {
     "versionadded": "Added in version",
     "versionchanged": "Changed in version",
@@ -312,6 +318,13 @@ def _rst_pieces(node, names):
                     yield piece, (marker + text if k == 0 else text)
         elif isinstance(child, nodes.option_group):
             yield child, ", ".join(o.astext() for o in child.children)
+        elif isinstance(child, nodes.Element) and (
+            child.tagname in _ADMONITIONS or child.get("label")
+        ):
+            # a page titles a note "Note" and a seealso "See also": the words say what it is
+            label = child.get("label") or _ADMONITIONS[child.tagname]
+            for k, (piece, text) in enumerate(_rst_pieces(child, names)):
+                yield piece, (f"{label}: {text}" if k == 0 else text)
         elif isinstance(child, nodes.TextElement):
             text = _rst_text(child, names)
             if text.strip():
@@ -430,7 +443,7 @@ def _directive_class():
                 if argument.strip():
                     words, _ = self.state.inline_text(argument, self.lineno)
                     shown.append(nodes.paragraph(" ".join(self.arguments), "", *words))
-                box = nodes.container()
+                box = nodes.container(label=_LABELLED.get(base, ""))
                 box.extend(shown)
                 if self.content:
                     self.state.nested_parse(self.content, self.content_offset, box)
