@@ -183,10 +183,12 @@ def test_a_file_of_only_markup_has_no_text(tmp_path, name, text):
 
 
 def test_sphinx_roles_read_as_their_title_or_last_name():
-    assert markup._role_text("text <label>") == "text"
-    assert markup._role_text("~sqlite_utils.db.Table.insert") == "insert"
-    assert markup._role_text("!Table") == "Table"
-    assert markup._role_text("round") == "round"
+    from docqa.ingest.rst_text import role_text
+
+    assert role_text("text <label>") == "text"
+    assert role_text("~sqlite_utils.db.Table.insert") == "insert"
+    assert role_text("!Table") == "Table"
+    assert role_text("round") == "round"
 
 
 def test_admonitions_and_see_also_boxes_are_named_as_their_pages_title_them(tmp_path):
