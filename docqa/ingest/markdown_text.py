@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
+from docqa.errors import LoaderError
+from docqa.ingest.html import html_blocks
 from docqa.ingest.markup import Segment
 
 
@@ -67,15 +69,12 @@ def _inline(children) -> str:
 
 
 def _html_text(html: str) -> str:
-    """The text of a raw HTML block (nothing for a comment)."""
-    stripped = html.strip()
-    if not stripped or stripped.startswith("<!--"):
+    """The text of a raw HTML block, as the HTML loader reads a page (scripts, styles and
+    navigation dropped); nothing for a comment."""
+    if html.lstrip().startswith("<!--"):
         return ""
-    import lxml.html
-
     try:
-        return " ".join(
-            lxml.html.fragment_fromstring(stripped, create_parent="div").text_content().split()
-        )
-    except Exception:  # lxml rejects some fragments: keep none of their text
+        _, blocks = html_blocks(html)
+    except LoaderError:  # markup lxml cannot read: none of its text
         return ""
+    return "\n".join(b.text for b in blocks)
