@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 PYTHON_DOCS = "python3.11-doc"  # Debian's package of the Python 3.11 documentation
 # the PostgreSQL 15 manual: the corpus of the retrieval and answer question sets (bench/data)
 POSTGRES_DOCS = "postgresql-doc-15"
+# a Sphinx (reST) corpus for the plain-text view: the docs/ of sqlite-utils' source distribution
+SQLITE_UTILS = "sqlite-utils==4.2.1"
 
 
 def python_docs(dest: Path) -> Path:
@@ -21,6 +25,26 @@ def postgres_docs(dest: Path) -> Path:
     """The PostgreSQL 15 manual (1,169 HTML pages, 18 MB) from Debian's package, unpacked
     under `dest`; returns its `html/` folder. Needs apt-get and a reachable Debian mirror."""
     return debian_docs(POSTGRES_DOCS, dest / "postgres-docs", "postgresql-doc-15")
+
+
+def sqlite_utils_docs(dest: Path) -> Path:
+    """The reStructuredText documentation of sqlite-utils 4.2.1 (11 .rst files, 0.44 MB, the
+    `docs/` folder of its source distribution on PyPI), downloaded with pip once into
+    `dest`; returns that folder. Needs a reachable package index."""
+    root = dest / "sqlite-utils"
+    docs = root / SQLITE_UTILS.replace("-", "_").replace("==", "-") / "docs"
+    if docs.is_dir():
+        return docs
+    root.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "download", SQLITE_UTILS, "--no-deps", "--no-binary"]
+    try:
+        subprocess.run([*pip, ":all:", "-d", str(root)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise SystemExit(f"cannot download {SQLITE_UTILS}: {exc} {detail.decode()[-300:]}") from exc
+    with tarfile.open(next(root.glob("sqlite_utils-*.tar.gz"))) as sdist:
+        sdist.extractall(root, filter="data")
+    return docs
 
 
 def debian_docs(package: str, root: Path, doc_dir: str) -> Path:

@@ -3,13 +3,16 @@ prints for a question set, how many hold reST roles, link targets, directive lin
 Markdown link syntax.
 
     python bench/markup.py --home DIR --questions FILE [--half dev] [--every 1] [--ask]
-        [--out FILE.jsonl]
+        [--out FILE.jsonl] [--load DOCS_DIR]
 
 For each question, `docqa search` runs in this process (the top 5 hits: each one's snippet as
 `docqa search` prints it, its heading and its text) and, with --ask, the default answer loop
 (the answer, and each citation's heading and text). Every printed string is kept in --out,
-so the counts can be checked by hand. The script uses only docqa's service API, so a copy of
-it runs in a worktree of an older commit (the "before" of a change).
+so the counts can be checked by hand. It also counts the chunks of the home's store that
+hold markup, or an HTML entity (`&amp;`, `&#39;`: text a loader did not decode), and with
+--load times `load_document` over a folder's .md and .rst files (best of 3). The script uses
+only docqa's service API and the store's tables, so a copy of it runs in a worktree of an
+older commit (the "before" of a change).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import argparse
 import json
 import os
 import re
+import sqlite3
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,6 +42,9 @@ PATTERNS = {
 }
 
 
+ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+
+
 def kinds(text: str) -> list[str]:
     return [name for name, pattern in PATTERNS.items() if pattern.search(text or "")]
 
@@ -49,7 +57,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--ask", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--load", type=Path, help="time load_document over this folder")
     args = parser.parse_args()
+    print(store_counts(args.home))
+    if args.load:
+        print(load_seconds(args.load))
 
     from docqa import service
     from docqa.components import Components
@@ -99,6 +111,36 @@ def main() -> None:
         right = sum(bool(r.get("holds_gold")) for r in printed)
         answerable = sum(bool(item.answers) for item in items)
         print(f"answers holding a gold answer: {right} of {answerable} answerable")
+
+
+def store_counts(home: Path) -> str:
+    """How many of the store's chunks (text and heading) hold markup, and an HTML entity."""
+    db = sqlite3.connect(f"file:{home / 'docqa.db'}?mode=ro", uri=True)
+    try:
+        rows = [f"{h}\n{t}" for t, h in db.execute("SELECT text, heading FROM chunks")]
+    finally:
+        db.close()
+    marked = [kinds(r) for r in rows]
+    detail = ", ".join(f"{k} {sum(k in m for m in marked)}" for k in PATTERNS)
+    entities = sum(bool(ENTITY.search(r)) for r in rows)
+    return (
+        f"store: {sum(map(bool, marked))} of {len(rows)} chunks hold markup ({detail}); "
+        f"{entities} hold an HTML entity"
+    )
+
+
+def load_seconds(docs: Path) -> str:
+    from docqa.ingest.loaders import load_document
+
+    files = sorted(p for p in docs.rglob("*") if p.suffix in (".md", ".rst"))
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for file in files:
+            load_document(file)
+        best = min(best, time.perf_counter() - started)
+    size = sum(f.stat().st_size for f in files) / 1e6
+    return f"load_document: {len(files)} files, {size:.2f} MB, {best:.3f} s (best of 3)"
 
 
 if __name__ == "__main__":

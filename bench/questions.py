@@ -2,6 +2,7 @@
 
     python bench/questions.py check bench/data/postgres15.jsonl [--docs HTML_DIR]
     python bench/questions.py show sql-createtable.html [--docs HTML_DIR]
+    python bench/questions.py sample OUT.jsonl
 
 Each line of a set: `id`, `question` (as a user would ask it, not copied from the text),
 `file` (the page the answer is on), `evidence` (a passage copied from that page: a retrieved
@@ -11,7 +12,9 @@ holds one, case-insensitive), `half` (`dev`, for tuning, or `test`, reported onl
 `check` verifies every evidence string occurs, whitespace and case aside, inside one block of
 its page as docqa's own HTML loader reads it (so a chunk can hold it), that ids are unique,
 that each answer occurs in its evidence or page, and counts both halves. `show` prints a
-page's blocks as docqa reads them, for whoever writes questions.
+page's blocks as docqa reads them, for whoever writes questions. `sample` writes
+tests/sample_questions.json as such a set, for `docqa eval` over sample_docs: each answerable
+question's `answer_contains` is both its evidence and its answer.
 """
 
 from __future__ import annotations
@@ -80,12 +83,26 @@ def default_docs() -> Path:
     return postgres_docs(Path(tempfile.gettempdir()) / "docqa-corpora")
 
 
+def write_sample_set(out: Path) -> None:
+    questions = json.loads((REPO / "tests" / "sample_questions.json").read_text())
+    with out.open("w") as sink:
+        for n, q in enumerate(questions):
+            row = {"id": f"q{n}", "question": q["question"], "answerable": q["answerable"]}
+            if q["answerable"]:
+                row["evidence"] = row["answer"] = q["answer_contains"]
+            sink.write(json.dumps(row) + "\n")
+    print(f"{len(questions)} questions written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("check", "show"))
+    ap.add_argument("command", choices=("check", "show", "sample"))
     ap.add_argument("target", type=Path)
     ap.add_argument("--docs", type=Path, default=None, help="the manual's html folder")
     args = ap.parse_args()
+    if args.command == "sample":
+        write_sample_set(args.target)
+        return
     docs = args.docs or default_docs()
     if args.command == "show":
         for n, text in enumerate(blocks(docs / args.target)):
