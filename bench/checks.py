@@ -194,15 +194,13 @@ def key_term_findings(rows: list[dict]) -> list[str]:
         "| unanswerable passed, rejected |",
         "|---|---|---:|---:|---:|",
     ]
+    sources = {
+        "the text shown": lambda r: " ".join(t for _, _, t in r["shown"]),
+        "the supporting sentences": lambda r: " ".join(s[5] or "" for s in r["support"] if s[1]),
+    }
     for mode in dict.fromkeys(r["mode"] for r in rows):
         passed = [r for r in rows if r["mode"] == mode and r["passed"] and r["answerable"]]
-        for where in ("the text shown", "the supporting sentences"):
-
-            def text(r: dict, where: str = where) -> str:
-                if where == "the text shown":
-                    return " ".join(t for _, _, t in r["shown"])
-                return " ".join(s[5] or "" for s in r["support"] if s[1])
-
+        for where, text in sources.items():
             out = [r for r in passed if missing_terms(r["answer"], text(r))]
             asked = [r for r in out if r["gold_answerable"] and r["gold"]]
             lines.append(
